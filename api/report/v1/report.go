@@ -1,0 +1,287 @@
+package v1
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// APIVersion is the value of Report.APIVersion for this version of the format.
+const APIVersion = "inferscale.io/report/v1"
+
+// MaxReportBytes bounds an encoded report; Decode refuses larger bodies with ErrTooLarge.
+// A report with 16 GPUs, 64 model gauges and two wide sketches stays far below it.
+const MaxReportBytes = 256 << 10
+
+// Limits on the variable parts, so a report cannot make the scaler allocate without bound.
+const (
+	MaxGPUs         = 64
+	MaxModelMetrics = 64
+	maxNameLen      = 253
+)
+
+// ErrTooLarge is returned by Decode for a body over MaxReportBytes (the scaler answers 413).
+var ErrTooLarge = errors.New("report exceeds " + fmt.Sprint(MaxReportBytes) + " bytes")
+
+// Report is what one agent sends for one interval: the deltas of that interval and gauges
+// summarised over it. See doc.go for the schema.
+type Report struct {
+	APIVersion string   `json:"apiVersion"`
+	Pod        PodRef   `json:"pod"`
+	Interval   Interval `json:"interval"`
+	Requests   Requests `json:"requests"`
+
+	// Latency and TimeToFirstByte hold per-request durations in seconds. Requests that fail
+	// before any byte of the response is sent (transport errors) are in Latency only.
+	Latency         Sketch `json:"latency"`
+	TimeToFirstByte Sketch `json:"timeToFirstByte"`
+
+	// InFlight counts requests the agent has accepted and not finished, including those
+	// waiting in its queue; Queue counts only those waiting for a concurrency slot.
+	InFlight Gauge `json:"inFlight"`
+	Queue    Gauge `json:"queue"`
+
+	// ModelMetrics are gauges scraped from the model server, by metric name. A gauge the
+	// server did not export is absent, never zero.
+	ModelMetrics map[string]float64 `json:"modelMetrics,omitempty"`
+
+	GPUs []GPU `json:"gpus,omitempty"`
+
+	// DroppedReports counts the reports this agent dropped since its last delivered one.
+	DroppedReports uint64 `json:"droppedReports,omitempty"`
+}
+
+// PodRef identifies the reporting pod. The scaler trusts none of it for attribution; it only
+// checks it against the token's pod.
+type PodRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+	Node      string `json:"node,omitempty"`
+}
+
+// Interval is the half-open time range [Start, End) the report covers.
+type Interval struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Duration is End − Start.
+func (i Interval) Duration() time.Duration { return i.End.Sub(i.Start) }
+
+// Requests counts the requests that finished in the interval by outcome. A final 1xx status
+// (101 Switching Protocols) counts as 2xx. For gRPC the grpc-status decides: OK is 2xx,
+// caller errors (InvalidArgument, NotFound, ...) 4xx, the rest 5xx.
+type Requests struct {
+	Status2xx uint64 `json:"2xx"`
+	Status3xx uint64 `json:"3xx"`
+	Status4xx uint64 `json:"4xx"`
+	Status5xx uint64 `json:"5xx"`
+	// TransportErrors are requests that got no response from the model (connection refused
+	// or reset, timeout); the agent answered them itself with 502/503/504.
+	TransportErrors uint64 `json:"transportErrors"`
+}
+
+// Total is the number of finished requests.
+func (r Requests) Total() uint64 {
+	return r.Status2xx + r.Status3xx + r.Status4xx + r.Status5xx + r.TransportErrors
+}
+
+// Errors is the number of 5xx answers and transport errors.
+func (r Requests) Errors() uint64 { return r.Status5xx + r.TransportErrors }
+
+// Gauge summarises a gauge over the interval.
+type Gauge struct {
+	// Average is the time-weighted average over the interval.
+	Average float64 `json:"average"`
+	Max     float64 `json:"max"`
+}
+
+// GPU is one sample of one GPU of the pod, taken at the end of the interval.
+type GPU struct {
+	Index              int     `json:"index"`
+	UUID               string  `json:"uuid"`
+	UtilizationPercent float64 `json:"utilizationPercent"`
+	MemoryUsedBytes    uint64  `json:"memoryUsedBytes"`
+	MemoryTotalBytes   uint64  `json:"memoryTotalBytes"`
+	// PowerWatts and SMClockMHz are absent where the device does not report them.
+	PowerWatts *float64 `json:"powerWatts,omitempty"`
+	SMClockMHz *uint32  `json:"smClockMHz,omitempty"`
+}
+
+// MemoryUtilizationPercent is used memory as a percentage of total; 0 if total is unknown.
+func (g GPU) MemoryUtilizationPercent() float64 {
+	if g.MemoryTotalBytes == 0 {
+		return 0
+	}
+	return 100 * float64(g.MemoryUsedBytes) / float64(g.MemoryTotalBytes)
+}
+
+// UnmarshalJSON decodes a report; errors inside a sketch name it by its full path.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	type plain Report // no methods: avoids recursion
+	w := struct {
+		*plain
+		Latency         json.RawMessage `json:"latency"`
+		TimeToFirstByte json.RawMessage `json:"timeToFirstByte"`
+	}{plain: (*plain)(r)}
+	if err := json.Unmarshal(b, &w); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field != "" {
+			return &FieldError{Field: strings.TrimPrefix(ute.Field, "plain."), Detail: "cannot hold JSON " + ute.Value}
+		}
+		return err
+	}
+	for _, sk := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *Sketch
+	}{{"latency", w.Latency, &r.Latency}, {"timeToFirstByte", w.TimeToFirstByte, &r.TimeToFirstByte}} {
+		*sk.dst = Sketch{}
+		if len(sk.raw) == 0 || string(sk.raw) == "null" {
+			continue
+		}
+		if err := json.Unmarshal(sk.raw, sk.dst); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return &FieldError{Field: sk.name + "." + fe.Field, Detail: fe.Detail}
+			}
+			return &FieldError{Field: sk.name, Detail: err.Error()}
+		}
+	}
+	return nil
+}
+
+// FieldError names the field of a report that is invalid, as a JSON path.
+type FieldError struct {
+	Field  string
+	Detail string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Detail }
+
+// Validate checks everything Decode cannot: required fields, ranges and consistency. The error
+// names the first invalid field.
+func (r *Report) Validate() error {
+	fe := func(field, format string, a ...any) error {
+		return &FieldError{Field: field, Detail: fmt.Sprintf(format, a...)}
+	}
+	if r.APIVersion != APIVersion {
+		return fe("apiVersion", "%q is not %q", r.APIVersion, APIVersion)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"pod.namespace", r.Pod.Namespace}, {"pod.name", r.Pod.Name}, {"pod.uid", r.Pod.UID},
+	} {
+		if f.v == "" {
+			return fe(f.name, "required")
+		}
+		if len(f.v) > maxNameLen {
+			return fe(f.name, "longer than %d bytes", maxNameLen)
+		}
+	}
+	if len(r.Pod.Node) > maxNameLen {
+		return fe("pod.node", "longer than %d bytes", maxNameLen)
+	}
+	if r.Interval.Start.IsZero() {
+		return fe("interval.start", "required")
+	}
+	if !r.Interval.End.After(r.Interval.Start) {
+		return fe("interval.end", "%s must be after interval.start %s", r.Interval.End.Format(time.RFC3339Nano), r.Interval.Start.Format(time.RFC3339Nano))
+	}
+	if err := checkSum("latency.sum", r.Latency.Sum()); err != nil {
+		return err
+	}
+	if err := checkSum("timeToFirstByte.sum", r.TimeToFirstByte.Sum()); err != nil {
+		return err
+	}
+	if total := r.Requests.Total(); r.Latency.Count() != total {
+		return fe("latency.count", "%d does not equal the requests counted (%d)", r.Latency.Count(), total)
+	}
+	if r.TimeToFirstByte.Count() > r.Latency.Count() {
+		return fe("timeToFirstByte.count", "%d exceeds latency.count %d", r.TimeToFirstByte.Count(), r.Latency.Count())
+	}
+	for _, g := range []struct {
+		name string
+		g    Gauge
+	}{{"inFlight", r.InFlight}, {"queue", r.Queue}} {
+		if !finiteNonNeg(g.g.Average) {
+			return fe(g.name+".average", "%v must be finite and not negative", g.g.Average)
+		}
+		if !finiteNonNeg(g.g.Max) {
+			return fe(g.name+".max", "%v must be finite and not negative", g.g.Max)
+		}
+	}
+	if len(r.ModelMetrics) > MaxModelMetrics {
+		return fe("modelMetrics", "%d entries, at most %d", len(r.ModelMetrics), MaxModelMetrics)
+	}
+	for k, v := range r.ModelMetrics {
+		if k == "" || len(k) > maxNameLen {
+			return fe("modelMetrics", "name %q must have 1 to %d bytes", k, maxNameLen)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fe(fmt.Sprintf("modelMetrics[%q]", k), "%v must be finite", v)
+		}
+	}
+	if len(r.GPUs) > MaxGPUs {
+		return fe("gpus", "%d entries, at most %d", len(r.GPUs), MaxGPUs)
+	}
+	for i, g := range r.GPUs {
+		p := fmt.Sprintf("gpus[%d]", i)
+		switch {
+		case g.Index < 0:
+			return fe(p+".index", "%d must not be negative", g.Index)
+		case len(g.UUID) > maxNameLen:
+			return fe(p+".uuid", "longer than %d bytes", maxNameLen)
+		case !(g.UtilizationPercent >= 0 && g.UtilizationPercent <= 100):
+			return fe(p+".utilizationPercent", "%v must be within [0, 100]", g.UtilizationPercent)
+		case g.MemoryTotalBytes != 0 && g.MemoryUsedBytes > g.MemoryTotalBytes:
+			return fe(p+".memoryUsedBytes", "%d exceeds memoryTotalBytes %d", g.MemoryUsedBytes, g.MemoryTotalBytes)
+		case g.PowerWatts != nil && !finiteNonNeg(*g.PowerWatts):
+			return fe(p+".powerWatts", "%v must be finite and not negative", *g.PowerWatts)
+		}
+	}
+	return nil
+}
+
+func checkSum(field string, v float64) error {
+	if !finiteNonNeg(v) {
+		return &FieldError{Field: field, Detail: fmt.Sprintf("%v must be finite and not negative", v)}
+	}
+	return nil
+}
+
+func finiteNonNeg(v float64) bool { return v >= 0 && !math.IsInf(v, 1) }
+
+// Decode reads one JSON report of at most MaxReportBytes from r and validates it. Errors are
+// ErrTooLarge (413), a *FieldError naming the invalid field, or a syntax error (both 400).
+func Decode(r io.Reader) (*Report, error) {
+	lr := &io.LimitedReader{R: r, N: MaxReportBytes + 1}
+	b, err := io.ReadAll(lr)
+	if err != nil {
+		return nil, fmt.Errorf("reading report: %w", err)
+	}
+	if len(b) > MaxReportBytes {
+		return nil, ErrTooLarge
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, fe
+		}
+		return nil, fmt.Errorf("decoding report: %w", err)
+	}
+	if err := rep.Validate(); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+// Encode writes r as JSON.
+func Encode(w io.Writer, r *Report) error {
+	return json.NewEncoder(w).Encode(r)
+}

@@ -1,0 +1,168 @@
+package v1
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validReport() *Report {
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	r := &Report{
+		APIVersion: APIVersion,
+		Pod:        PodRef{Namespace: "ai", Name: "llama-0", UID: "0b7c", Node: "gpu-3"},
+		Interval:   Interval{Start: start, End: start.Add(time.Second)},
+		Requests:   Requests{Status2xx: 3, Status5xx: 1, TransportErrors: 1},
+		InFlight:   Gauge{Average: 2.5, Max: 4},
+		Queue:      Gauge{Average: 0.5, Max: 1},
+		ModelMetrics: map[string]float64{
+			"vllm:num_requests_waiting": 3,
+		},
+		DroppedReports: 2,
+	}
+	for _, v := range []float64{0.01, 0.02, 0.5, 1.2, 0.003} {
+		r.Latency.Add(v)
+	}
+	for _, v := range []float64{0.001, 0.002, 0.01, 0.1} {
+		r.TimeToFirstByte.Add(v)
+	}
+	power, clock := 412.5, uint32(1980)
+	r.GPUs = []GPU{
+		{Index: 0, UUID: "GPU-a", UtilizationPercent: 87, MemoryUsedBytes: 64 << 30, MemoryTotalBytes: 80 << 30, PowerWatts: &power, SMClockMHz: &clock},
+		{Index: 1, UUID: "GPU-b", UtilizationPercent: 0, MemoryTotalBytes: 80 << 30},
+	}
+	return r
+}
+
+func TestReportRoundTrip(t *testing.T) {
+	in := validReport()
+	var buf bytes.Buffer
+	if err := Encode(&buf, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip differs:\n in %+v\nout %+v", in, out)
+	}
+}
+
+func TestReportAbsentFieldsOmitted(t *testing.T) {
+	r := validReport()
+	r.ModelMetrics, r.GPUs, r.DroppedReports = nil, nil, 0
+	b, _ := json.Marshal(r)
+	for _, k := range []string{"modelMetrics", "gpus", "droppedReports"} {
+		if bytes.Contains(b, []byte(`"`+k+`"`)) {
+			t.Errorf("%s present in %s", k, b)
+		}
+	}
+	r = validReport()
+	r.GPUs[0].PowerWatts = nil
+	b, _ = json.Marshal(r)
+	if bytes.Contains(b, []byte("powerWatts")) {
+		t.Errorf("absent power encoded: %s", b)
+	}
+}
+
+func TestValidateNamesField(t *testing.T) {
+	cases := []struct {
+		field  string
+		mutate func(*Report)
+	}{
+		{"apiVersion", func(r *Report) { r.APIVersion = "inferscale.io/report/v2" }},
+		{"pod.namespace", func(r *Report) { r.Pod.Namespace = "" }},
+		{"pod.name", func(r *Report) { r.Pod.Name = strings.Repeat("x", 300) }},
+		{"pod.uid", func(r *Report) { r.Pod.UID = "" }},
+		{"interval.start", func(r *Report) { r.Interval.Start = time.Time{} }},
+		{"interval.end", func(r *Report) { r.Interval.End = r.Interval.Start }},
+		{"latency.count", func(r *Report) { r.Requests.Status2xx++ }},
+		{"timeToFirstByte.count", func(r *Report) { r.TimeToFirstByte.Add(1); r.TimeToFirstByte.Add(1) }},
+		{"inFlight.average", func(r *Report) { r.InFlight.Average = -1 }},
+		{"queue.max", func(r *Report) { r.Queue.Max = math.Inf(1) }},
+		{`modelMetrics["x"]`, func(r *Report) { r.ModelMetrics["x"] = math.Inf(1) }},
+		{"gpus[1].utilizationPercent", func(r *Report) { r.GPUs[1].UtilizationPercent = 101 }},
+		{"gpus[0].memoryUsedBytes", func(r *Report) { r.GPUs[0].MemoryUsedBytes = 81 << 30 }},
+		{"gpus[0].index", func(r *Report) { r.GPUs[0].Index = -1 }},
+	}
+	for _, c := range cases {
+		r := validReport()
+		c.mutate(r)
+		err := r.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: got %v, want a FieldError for it", c.field, err)
+		}
+	}
+	if err := validReport().Validate(); err != nil {
+		t.Fatalf("valid report: %v", err)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	good, _ := json.Marshal(validReport())
+	with := func(key, value string) string {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(good, &m); err != nil {
+			t.Fatal(err)
+		}
+		m[key] = json.RawMessage(value)
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	cases := []struct {
+		name, body, field string
+	}{
+		{"type", with("requests", `{"2xx":"three"}`), "requests.2xx"},
+		{"span order", with("latency", `{"count":2,"spans":[{"index":0,"counts":[1]},{"index":0,"counts":[1]}]}`), "latency.spans[1].index"},
+		{"empty span", with("latency", `{"count":0,"spans":[{"index":0,"counts":[]}]}`), "latency.spans[0].counts"},
+		{"sketch count", with("latency", `{"count":6,"spans":[{"index":0,"counts":[5]}]}`), "latency.count"},
+		{"span range", with("timeToFirstByte", `{"count":1,"spans":[{"index":999999,"counts":[1]}]}`), "timeToFirstByte.spans[0].index"},
+		{"sketch type", with("latency", `{"count":"x"}`), "latency"},
+	}
+	for _, c := range cases {
+		_, err := Decode(strings.NewReader(c.body))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: got %v, want a FieldError for %s", c.name, err, c.field)
+		}
+	}
+	if _, err := Decode(strings.NewReader("{")); err == nil {
+		t.Error("truncated JSON decoded")
+	}
+	big := append([]byte(`{"apiVersion":"`), bytes.Repeat([]byte("x"), MaxReportBytes)...)
+	if _, err := Decode(bytes.NewReader(big)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized body: %v, want ErrTooLarge", err)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	good, _ := json.Marshal(validReport())
+	f.Add(good)
+	f.Add([]byte(`{"latency":{"count":1,"spans":[{"index":-1151,"counts":[1]}]}}`))
+	f.Add([]byte(`{"latency":{"count":18446744073709551615,"zeroCount":18446744073709551615,"spans":[{"index":0,"counts":[1]}]}}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Decode(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		// Whatever decodes must be valid, usable and encode again.
+		if err := r.Validate(); err != nil {
+			t.Fatalf("decoded report invalid: %v", err)
+		}
+		r.Latency.Quantile(0.99)
+		var m Sketch
+		m.Merge(&r.Latency)
+		m.Merge(&r.TimeToFirstByte)
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatalf("re-encoding: %v", err)
+		}
+	})
+}

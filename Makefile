@@ -33,8 +33,8 @@ $(STATICCHECK): hack/tools/go.mod
 	cd hack/tools && GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck
 
 generate: $(CONTROLLER_GEN) ## deepcopy and CRD YAML from the API types
-	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
-	$(CONTROLLER_GEN) crd:crdVersions=v1 paths=./api/... output:crd:artifacts:config=manifests/crd/bases
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=manifests/crd/bases
 
 manifests: generate ## alias of generate: the CRDs are the generated manifests
 

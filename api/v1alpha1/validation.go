@@ -1,0 +1,326 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Bounds shared by the validation and the CRD markers on the types.
+const (
+	maxStabilizationSeconds = 3600
+	maxPolicyPeriodSeconds  = 1800
+	minStableWindowSeconds  = 6
+	maxStableWindowSeconds  = 600
+	minBurstThreshold       = 110
+	maxBurstThreshold       = 1000
+	maxBurstWindowSeconds   = 60
+)
+
+// GPUResourceName is the extended resource name of NVIDIA GPUs; as a
+// Resource metric it means the NVML utilization the agents report.
+const GPUResourceName corev1.ResourceName = "nvidia.com/gpu"
+
+var promMetricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
+// ValidateAutoscalingPolicy returns every problem of the policy at once, each
+// at the exact path of its field, as the validating webhook answers them.
+func ValidateAutoscalingPolicy(p *AutoscalingPolicy) field.ErrorList {
+	return ValidateSpec(&p.Spec, field.NewPath("spec"))
+}
+
+// ValidateSpec validates a spec found at fldPath.
+func ValidateSpec(s *AutoscalingPolicySpec, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, validateTargetRef(&s.TargetRef, fldPath.Child("targetRef"))...)
+
+	if s.MaxReplicas < 1 {
+		errs = append(errs, field.Invalid(fldPath.Child("maxReplicas"), s.MaxReplicas, "must be at least 1"))
+	}
+	if s.MinReplicas != nil {
+		switch {
+		case *s.MinReplicas < 1:
+			errs = append(errs, field.Invalid(fldPath.Child("minReplicas"), *s.MinReplicas, "must be at least 1: scale to zero is not supported"))
+		case s.MaxReplicas >= 1 && *s.MinReplicas > s.MaxReplicas:
+			errs = append(errs, field.Invalid(fldPath.Child("minReplicas"), *s.MinReplicas, fmt.Sprintf("must not exceed maxReplicas (%d)", s.MaxReplicas)))
+		}
+	}
+
+	if len(s.Metrics) == 0 {
+		errs = append(errs, field.Required(fldPath.Child("metrics"), "at least one metric is needed to scale on"))
+	}
+	for i := range s.Metrics {
+		errs = append(errs, validateMetric(&s.Metrics[i], fldPath.Child("metrics").Index(i))...)
+	}
+
+	if s.Behavior != nil {
+		errs = append(errs, validateRules(s.Behavior.ScaleUp, fldPath.Child("behavior", "scaleUp"))...)
+		errs = append(errs, validateRules(s.Behavior.ScaleDown, fldPath.Child("behavior", "scaleDown"))...)
+	}
+
+	stable := DefaultStableWindowSeconds
+	if s.StableWindowSeconds != nil {
+		stable = *s.StableWindowSeconds
+		if stable < minStableWindowSeconds || stable > maxStableWindowSeconds {
+			errs = append(errs, field.Invalid(fldPath.Child("stableWindowSeconds"), stable,
+				fmt.Sprintf("must be between %d and %d", minStableWindowSeconds, maxStableWindowSeconds)))
+		}
+	}
+	if s.Burst != nil {
+		errs = append(errs, validateBurst(s.Burst, stable, fldPath.Child("burst"))...)
+	}
+	return errs
+}
+
+func validateTargetRef(ref *CrossVersionObjectReference, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if ref.APIVersion == "" {
+		errs = append(errs, field.Required(fldPath.Child("apiVersion"), "the target's apiVersion, e.g. apps/v1"))
+	} else if _, err := schema.ParseGroupVersion(ref.APIVersion); err != nil {
+		errs = append(errs, field.Invalid(fldPath.Child("apiVersion"), ref.APIVersion, err.Error()))
+	}
+	if ref.Kind == "" {
+		errs = append(errs, field.Required(fldPath.Child("kind"), "the target's kind, e.g. Deployment"))
+	} else if msgs := validation.IsDNS1035Label(strings.ToLower(ref.Kind)); len(msgs) > 0 {
+		errs = append(errs, field.Invalid(fldPath.Child("kind"), ref.Kind, strings.Join(msgs, "; ")))
+	}
+	if ref.Name == "" {
+		errs = append(errs, field.Required(fldPath.Child("name"), "the target's name"))
+	} else if msgs := validation.IsDNS1123Subdomain(ref.Name); len(msgs) > 0 {
+		errs = append(errs, field.Invalid(fldPath.Child("name"), ref.Name, strings.Join(msgs, "; ")))
+	}
+	return errs
+}
+
+// metricBlocks lists the blocks of a metric by their JSON name, so a block
+// that does not match the type can be named in the error.
+func metricBlocks(m *MetricSpec) map[MetricType]struct {
+	name string
+	set  bool
+} {
+	type block = struct {
+		name string
+		set  bool
+	}
+	return map[MetricType]block{
+		LatencyMetricType:     {"latency", m.Latency != nil},
+		QueueDepthMetricType:  {"queueDepth", m.QueueDepth != nil},
+		RequestRateMetricType: {"requestRate", m.RequestRate != nil},
+		ModelMetricType:       {"modelMetric", m.ModelMetric != nil},
+		GPUMetricType:         {"gpu", m.GPU != nil},
+		ResourceMetricType:    {"resource", m.Resource != nil},
+	}
+}
+
+var metricTypes = []MetricType{LatencyMetricType, QueueDepthMetricType, RequestRateMetricType, ModelMetricType, GPUMetricType, ResourceMetricType}
+
+func validateMetric(m *MetricSpec, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	blocks := metricBlocks(m)
+	own, known := blocks[m.Type]
+	if !known {
+		names := make([]string, len(metricTypes))
+		for i, t := range metricTypes {
+			names[i] = string(t)
+		}
+		errs = append(errs, field.NotSupported(fldPath.Child("type"), m.Type, names))
+	} else if !own.set {
+		errs = append(errs, field.Required(fldPath.Child(own.name), fmt.Sprintf("must be set when type is %s", m.Type)))
+	}
+	for _, t := range metricTypes {
+		if b := blocks[t]; known && b.set && t != m.Type {
+			errs = append(errs, field.Forbidden(fldPath.Child(b.name), fmt.Sprintf("must not be set when type is %s", m.Type)))
+		}
+	}
+
+	if m.Latency != nil {
+		errs = append(errs, validateLatency(m.Latency, fldPath.Child("latency"))...)
+	}
+	if m.QueueDepth != nil {
+		errs = append(errs, positive(m.QueueDepth.AverageValue, fldPath.Child("queueDepth", "averageValue"))...)
+	}
+	if m.RequestRate != nil {
+		errs = append(errs, positive(m.RequestRate.AverageValue, fldPath.Child("requestRate", "averageValue"))...)
+	}
+	if m.ModelMetric != nil {
+		p := fldPath.Child("modelMetric")
+		switch {
+		case m.ModelMetric.Name == "":
+			errs = append(errs, field.Required(p.Child("name"), "the model server's gauge, e.g. vllm:num_requests_waiting"))
+		case !promMetricName.MatchString(m.ModelMetric.Name):
+			errs = append(errs, field.Invalid(p.Child("name"), m.ModelMetric.Name, "must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"))
+		}
+		errs = append(errs, positive(m.ModelMetric.AverageValue, p.Child("averageValue"))...)
+	}
+	if m.GPU != nil {
+		p := fldPath.Child("gpu")
+		switch m.GPU.Metric {
+		case "", GPUUtilization, GPUMemoryUtilization:
+		default:
+			errs = append(errs, field.NotSupported(p.Child("metric"), m.GPU.Metric, []GPUMetric{GPUUtilization, GPUMemoryUtilization}))
+		}
+		errs = append(errs, percent(m.GPU.AverageUtilization, p.Child("averageUtilization"))...)
+	}
+	if m.Resource != nil {
+		errs = append(errs, validateResource(m.Resource, fldPath.Child("resource"))...)
+	}
+	return errs
+}
+
+func validateLatency(l *LatencyMetricSource, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if !(l.Percentile > 0 && l.Percentile < 100) {
+		errs = append(errs, field.Invalid(fldPath.Child("percentile"), l.Percentile, "must be greater than 0 and less than 100, e.g. 99"))
+	}
+	if l.Target.Duration <= 0 {
+		errs = append(errs, field.Invalid(fldPath.Child("target"), l.Target.Duration.String(), "must be a positive duration such as 500ms"))
+	} else if l.Target.Duration < time.Millisecond {
+		errs = append(errs, field.Invalid(fldPath.Child("target"), l.Target.Duration.String(), "must be at least 1ms: latencies are measured in milliseconds"))
+	}
+	if l.MinRequests != nil && *l.MinRequests < 1 {
+		errs = append(errs, field.Invalid(fldPath.Child("minRequests"), *l.MinRequests, "must be at least 1"))
+	}
+	return errs
+}
+
+func validateResource(r *ResourceMetricSource, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch r.Name {
+	case corev1.ResourceCPU, corev1.ResourceMemory, GPUResourceName:
+	default:
+		errs = append(errs, field.NotSupported(fldPath.Child("name"), r.Name,
+			[]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, GPUResourceName}))
+	}
+	t, p := &r.Target, fldPath.Child("target")
+	switch t.Type {
+	case UtilizationMetricType:
+		if t.AverageUtilization == nil {
+			errs = append(errs, field.Required(p.Child("averageUtilization"), "must be set when type is Utilization"))
+		} else if r.Name == GPUResourceName {
+			errs = append(errs, percent(*t.AverageUtilization, p.Child("averageUtilization"))...)
+		} else if *t.AverageUtilization < 1 {
+			errs = append(errs, field.Invalid(p.Child("averageUtilization"), *t.AverageUtilization, "must be at least 1 (percent of the pods' requests)"))
+		}
+	case AverageValueMetricType:
+		if t.AverageValue == nil {
+			errs = append(errs, field.Required(p.Child("averageValue"), "must be set when type is AverageValue"))
+		} else {
+			errs = append(errs, positive(*t.AverageValue, p.Child("averageValue"))...)
+		}
+	case ValueMetricType:
+		if t.Value == nil {
+			errs = append(errs, field.Required(p.Child("value"), "must be set when type is Value"))
+		} else {
+			errs = append(errs, positive(*t.Value, p.Child("value"))...)
+		}
+	default:
+		errs = append(errs, field.NotSupported(p.Child("type"), t.Type,
+			[]MetricTargetType{UtilizationMetricType, ValueMetricType, AverageValueMetricType}))
+	}
+	if r.Name == GPUResourceName && t.Type != UtilizationMetricType && t.Type != "" {
+		errs = append(errs, field.Invalid(p.Child("type"), t.Type, "nvidia.com/gpu supports only Utilization (NVML utilization in percent)"))
+	}
+	return errs
+}
+
+func validateRules(r *ScalingRules, fldPath *field.Path) field.ErrorList {
+	if r == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if w := r.StabilizationWindowSeconds; w != nil && (*w < 0 || *w > maxStabilizationSeconds) {
+		errs = append(errs, field.Invalid(fldPath.Child("stabilizationWindowSeconds"), *w,
+			fmt.Sprintf("must be between 0 and %d", maxStabilizationSeconds)))
+	}
+	if sp := r.SelectPolicy; sp != nil {
+		switch *sp {
+		case MaxChangePolicySelect, MinChangePolicySelect, DisabledPolicySelect:
+		default:
+			errs = append(errs, field.NotSupported(fldPath.Child("selectPolicy"), *sp,
+				[]ScalingPolicySelect{MaxChangePolicySelect, MinChangePolicySelect, DisabledPolicySelect}))
+		}
+	}
+	for i, p := range r.Policies {
+		pp := fldPath.Child("policies").Index(i)
+		if p.Type != PodsScalingPolicy && p.Type != PercentScalingPolicy {
+			errs = append(errs, field.NotSupported(pp.Child("type"), p.Type, []ScalingPolicyType{PodsScalingPolicy, PercentScalingPolicy}))
+		}
+		if p.Value <= 0 {
+			errs = append(errs, field.Invalid(pp.Child("value"), p.Value, "must be greater than 0"))
+		}
+		if p.PeriodSeconds < 1 || p.PeriodSeconds > maxPolicyPeriodSeconds {
+			errs = append(errs, field.Invalid(pp.Child("periodSeconds"), p.PeriodSeconds,
+				fmt.Sprintf("must be between 1 and %d", maxPolicyPeriodSeconds)))
+		}
+	}
+	if t := r.Tolerance; t != nil && (t.Sign() < 0 || t.Cmp(resource.MustParse("1")) >= 0) {
+		errs = append(errs, field.Invalid(fldPath.Child("tolerance"), t.String(), "must be at least 0 and less than 1, e.g. 0.1"))
+	}
+	return errs
+}
+
+func validateBurst(b *BurstSpec, stableWindow int32, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if t := b.Threshold; t != nil && (*t < minBurstThreshold || *t > maxBurstThreshold) {
+		errs = append(errs, field.Invalid(fldPath.Child("threshold"), *t,
+			fmt.Sprintf("must be between %d and %d (percent of the ready replicas)", minBurstThreshold, maxBurstThreshold)))
+	}
+	if w := b.WindowSeconds; w != nil {
+		switch {
+		case *w < 1 || *w > maxBurstWindowSeconds:
+			errs = append(errs, field.Invalid(fldPath.Child("windowSeconds"), *w, fmt.Sprintf("must be between 1 and %d", maxBurstWindowSeconds)))
+		case *w >= stableWindow:
+			errs = append(errs, field.Invalid(fldPath.Child("windowSeconds"), *w, fmt.Sprintf("must be shorter than the stable window (%ds)", stableWindow)))
+		}
+	}
+	return errs
+}
+
+func positive(q resource.Quantity, fldPath *field.Path) field.ErrorList {
+	if q.Sign() <= 0 {
+		return field.ErrorList{field.Invalid(fldPath, q.String(), "must be greater than 0")}
+	}
+	return nil
+}
+
+func percent(v int32, fldPath *field.Path) field.ErrorList {
+	if v < 1 || v > 100 {
+		return field.ErrorList{field.Invalid(fldPath, v, "must be between 1 and 100 (percent)")}
+	}
+	return nil
+}
+
+// Warnings returns advice on a valid but risky spec, for admission warnings.
+func Warnings(s *AutoscalingPolicySpec) []string {
+	var warns []string
+	hasLatency := false
+	for _, m := range s.Metrics {
+		if m.Type == LatencyMetricType {
+			hasLatency = true
+		}
+	}
+	if hasLatency && s.Behavior != nil && s.Behavior.ScaleDown != nil {
+		if w := s.Behavior.ScaleDown.StabilizationWindowSeconds; w != nil && *w < 60 {
+			warns = append(warns, fmt.Sprintf("spec.behavior.scaleDown.stabilizationWindowSeconds is %ds: with a latency metric, "+
+				"a window under 60s lets a short lull remove replicas that the next burst needs", *w))
+		}
+	}
+	if s.MinReplicas != nil && *s.MinReplicas == s.MaxReplicas {
+		warns = append(warns, fmt.Sprintf("spec.minReplicas equals spec.maxReplicas (%d): the policy can never change the replica count", s.MaxReplicas))
+	}
+	if s.Behavior != nil && disabled(s.Behavior.ScaleUp) && disabled(s.Behavior.ScaleDown) {
+		warns = append(warns, "spec.behavior disables both scaleUp and scaleDown: the policy never scales")
+	}
+	return warns
+}
+
+func disabled(r *ScalingRules) bool {
+	return r != nil && r.SelectPolicy != nil && *r.SelectPolicy == DisabledPolicySelect
+}

@@ -95,7 +95,9 @@ func TestValidateSpecRejects(t *testing.T) {
 		{"policy period over 1800", func(s *AutoscalingPolicySpec) { s.Behavior.ScaleDown.Policies[0].PeriodSeconds = 1801 }, "spec.behavior.scaleDown.policies[0].periodSeconds", field.ErrorTypeInvalid},
 		{"stabilization negative", func(s *AutoscalingPolicySpec) { s.Behavior.ScaleUp.StabilizationWindowSeconds = ptr.To[int32](-1) }, "spec.behavior.scaleUp.stabilizationWindowSeconds", field.ErrorTypeInvalid},
 		{"stabilization over 3600", func(s *AutoscalingPolicySpec) { s.Behavior.ScaleDown.StabilizationWindowSeconds = ptr.To[int32](3601) }, "spec.behavior.scaleDown.stabilizationWindowSeconds", field.ErrorTypeInvalid},
-		{"unknown selectPolicy", func(s *AutoscalingPolicySpec) { s.Behavior.ScaleUp.SelectPolicy = ptr.To[ScalingPolicySelect]("Average") }, "spec.behavior.scaleUp.selectPolicy", field.ErrorTypeNotSupported},
+		{"unknown selectPolicy", func(s *AutoscalingPolicySpec) {
+			s.Behavior.ScaleUp.SelectPolicy = ptr.To[ScalingPolicySelect]("Average")
+		}, "spec.behavior.scaleUp.selectPolicy", field.ErrorTypeNotSupported},
 		{"tolerance 1", func(s *AutoscalingPolicySpec) { s.Behavior.ScaleDown.Tolerance = ptr.To(resource.MustParse("1")) }, "spec.behavior.scaleDown.tolerance", field.ErrorTypeInvalid},
 		{"tolerance negative", func(s *AutoscalingPolicySpec) { s.Behavior.ScaleUp.Tolerance = ptr.To(resource.MustParse("-0.1")) }, "spec.behavior.scaleUp.tolerance", field.ErrorTypeInvalid},
 		{"targetRef without apiVersion", func(s *AutoscalingPolicySpec) { s.TargetRef.APIVersion = "" }, "spec.targetRef.apiVersion", field.ErrorTypeRequired},

@@ -1,0 +1,51 @@
+// Command inferscale is the command-line companion of inferscale: it prints
+// the build version and validates AutoscalingPolicy files offline with the
+// same rules the admission webhook applies.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/inferscale/inferscale/internal/version"
+)
+
+const usage = `usage:
+  inferscale version              print the build version
+  inferscale validate FILE...     validate AutoscalingPolicy YAML or JSON files ("-" reads stdin)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "version", "--version":
+		fmt.Fprintln(stdout, "inferscale", version.String())
+		return 0
+	case "validate":
+		fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		return validateFiles(fs.Args(), stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+}

@@ -180,6 +180,11 @@ func TestSamplesValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	workloads, err := filepath.Glob("../../manifests/samples/workloads/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, workloads...)
 	seen := map[MetricType]bool{}
 	policies := 0
 	for _, f := range files {

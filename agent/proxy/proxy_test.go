@@ -1,0 +1,426 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"k8s.io/utils/clock"
+
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/agent/measure"
+)
+
+// serve starts h on a loopback port with HTTP/1.1 and h2c, like the agent does.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+type fixture struct {
+	rec   *measure.Recorder
+	proxy *Proxy
+	addr  string // the agent
+}
+
+func newFixture(t *testing.T, upstream string, o Options) *fixture {
+	t.Helper()
+	o.Upstream = &url.URL{Scheme: "http", Host: upstream}
+	if o.Protocol == "" {
+		o.Protocol = HTTP
+	}
+	o.Recorder = measure.New(clock.RealClock{}, nil)
+	o.Log = testr.New(t)
+	p := New(o)
+	return &fixture{rec: o.Recorder, proxy: p, addr: serve(t, p)}
+}
+
+func (f *fixture) collect() reportv1.Report {
+	var rep reportv1.Report
+	f.rec.Collect(&rep)
+	return rep
+}
+
+func TestHTTP1ManyConcurrent(t *testing.T) {
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo-Host", r.Host)
+		w.Header().Set("X-Forwarded-For-Seen", r.Header.Get("X-Forwarded-For"))
+		switch r.URL.Path {
+		case "/missing":
+			http.NotFound(w, r)
+		case "/broken":
+			http.Error(w, "boom", http.StatusInternalServerError)
+		default:
+			fmt.Fprintf(w, "hello %s", r.URL.Query().Get("n"))
+		}
+	}))
+	f := newFixture(t, up, Options{})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 300}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 300)
+	for i := range 300 {
+		wg.Go(func() {
+			res, err := client.Get(fmt.Sprintf("http://%s/?n=%d", f.addr, i))
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if want := fmt.Sprintf("hello %d", i); string(b) != want || res.StatusCode != 200 {
+				errs <- fmt.Errorf("got %d %q, want 200 %q", res.StatusCode, b, want)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+f.addr+"/missing", nil)
+	req.Host = "model.example"
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 || res.Header.Get("X-Echo-Host") != "model.example" || res.Header.Get("X-Forwarded-For-Seen") != "127.0.0.1" {
+		t.Errorf("404 passthrough: %d host %q xff %q", res.StatusCode, res.Header.Get("X-Echo-Host"), res.Header.Get("X-Forwarded-For-Seen"))
+	}
+	res, _ = client.Get("http://" + f.addr + "/broken")
+	res.Body.Close()
+
+	rep := f.collect()
+	if want := (reportv1.Requests{Status2xx: 300, Status4xx: 1, Status5xx: 1}); rep.Requests != want {
+		t.Errorf("requests %+v, want %+v", rep.Requests, want)
+	}
+	if rep.Latency.Count() != 302 || rep.TimeToFirstByte.Count() != 302 {
+		t.Errorf("sketch counts %d/%d, want 302", rep.Latency.Count(), rep.TimeToFirstByte.Count())
+	}
+	if rep.InFlight.Max < 1 {
+		t.Errorf("in-flight max %v", rep.InFlight.Max)
+	}
+}
+
+func TestSSEFirstEventBeforeStreamEnds(t *testing.T) {
+	release := make(chan struct{})
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		fmt.Fprint(w, "data: second\n\n")
+	}))
+	f := newFixture(t, up, Options{})
+	res, err := http.Get("http://" + f.addr + "/v1/completions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	// The upstream holds the rest of the stream until we saw the first event: if the agent
+	// buffered, this read would never return.
+	line, err := br.ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	if f.rec.InFlight.Value() != 1 {
+		t.Errorf("in flight %d during the stream, want 1", f.rec.InFlight.Value())
+	}
+	close(release)
+	rest, _ := io.ReadAll(br)
+	if string(rest) != "\ndata: second\n\n" {
+		t.Errorf("rest %q", rest)
+	}
+	res.Body.Close()
+	waitIdle(t, f)
+	rep := f.collect()
+	ttfb, _ := rep.TimeToFirstByte.Quantile(1)
+	lat, _ := rep.Latency.Quantile(1)
+	if rep.Requests.Status2xx != 1 || ttfb > lat {
+		t.Errorf("requests %+v, ttfb %v latency %v", rep.Requests, ttfb, lat)
+	}
+}
+
+// waitIdle waits until the proxy finished recording every request the client saw end; the
+// handler records just after the last byte is written.
+func waitIdle(t *testing.T, f *fixture) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.proxy.Drain(ctx, time.Millisecond); err != nil {
+		t.Fatalf("requests still in flight: %v", err)
+	}
+}
+
+func TestLargeUploadStreamed(t *testing.T) {
+	firstChunk := make(chan struct{})
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.New()
+		buf := make([]byte, 1<<20)
+		n, err := io.ReadFull(r.Body, buf)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		h.Write(buf[:n])
+		close(firstChunk)
+		if _, err := io.Copy(h, r.Body); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprintf(w, "%x", h.Sum(nil))
+	}))
+	f := newFixture(t, up, Options{})
+	pr, pw := io.Pipe()
+	want := sha256.New()
+	go func() {
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+		want.Write(chunk)
+		_, _ = pw.Write(chunk)
+		// The model has the first MiB before we send more: the body is streamed.
+		<-firstChunk
+		for i := range 63 {
+			chunk[0] = byte(i)
+			want.Write(chunk)
+			if _, err := pw.Write(chunk); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		pw.Close()
+	}()
+	res, err := http.Post("http://"+f.addr+"/upload", "application/octet-stream", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(got) != fmt.Sprintf("%x", want.Sum(nil)) {
+		t.Errorf("model hashed %s, want %x", got, want.Sum(nil))
+	}
+}
+
+func TestWebSocketUpgrade(t *testing.T) {
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "want upgrade", 400)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fmt.Fprint(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		// Echo what arrives, frames or not: the proxy must pass bytes both ways.
+		_, _ = io.Copy(c, brw)
+	}))
+	f := newFixture(t, up, Options{})
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", res, err)
+	}
+	for _, msg := range []string{"ping-1", "ping-2"} {
+		fmt.Fprint(c, msg)
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != msg {
+			t.Fatalf("echo %q, %v", got, err)
+		}
+	}
+	c.Close()
+	waitIdle(t, f)
+	rep := f.collect()
+	if rep.Requests.Status2xx != 1 || rep.Latency.Count() != 1 {
+		t.Errorf("requests %+v latency count %d", rep.Requests, rep.Latency.Count())
+	}
+}
+
+func TestModelDown(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	down := ln.Addr().String()
+	ln.Close()
+	f := newFixture(t, down, Options{})
+	res, err := http.Get("http://" + f.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Error  string `json:"error"`
+		Status int    `json:"status"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&body)
+	res.Body.Close()
+	if res.StatusCode != 503 || err != nil || body.Status != 503 || res.Header.Get("Retry-After") == "" || !strings.Contains(body.Error, "not accepting") {
+		t.Errorf("got %d %+v (%v), want 503 JSON with Retry-After", res.StatusCode, body, err)
+	}
+
+	// gRPC clients get the matching status instead.
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("gRPC to a down model: %v, want Unavailable", err)
+	}
+	rep := f.collect()
+	if rep.Requests.TransportErrors != 2 || rep.TimeToFirstByte.Count() != 0 {
+		t.Errorf("requests %+v ttfb %d, want 2 transport errors and no first byte", rep.Requests, rep.TimeToFirstByte.Count())
+	}
+}
+
+func TestModelResetsConnection(t *testing.T) {
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, _ := http.NewResponseController(w).Hijack()
+		c.Close()
+	}))
+	f := newFixture(t, up, Options{})
+	res, err := http.Get("http://" + f.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 502 {
+		t.Errorf("status %d, want 502", res.StatusCode)
+	}
+}
+
+func TestGRPCUnaryAndServerStreaming(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	go func() { _ = gs.Serve(ln) }()
+	t.Cleanup(gs.Stop)
+
+	for _, proto := range []Protocol{GRPC, HTTP} {
+		t.Run(string(proto), func(t *testing.T) {
+			f := newFixture(t, ln.Addr().String(), Options{Protocol: proto})
+			conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			hc := healthpb.NewHealthClient(conn)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+
+			res, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+			if err != nil || res.Status != healthpb.HealthCheckResponse_SERVING {
+				t.Fatalf("unary: %v %v", res, err)
+			}
+			if _, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"}); status.Code(err) != codes.NotFound {
+				t.Fatalf("unary unknown service: %v, want NotFound", err)
+			}
+
+			svc := "model-" + string(proto)
+			hs.SetServingStatus(svc, healthpb.HealthCheckResponse_NOT_SERVING)
+			stream, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: svc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Each update must arrive while the stream stays open.
+			for _, want := range []healthpb.HealthCheckResponse_ServingStatus{healthpb.HealthCheckResponse_NOT_SERVING, healthpb.HealthCheckResponse_SERVING} {
+				m, err := stream.Recv()
+				if err != nil || m.Status != want {
+					t.Fatalf("stream: %v %v, want %v", m, err, want)
+				}
+				hs.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+			}
+			cancel()
+			_, _ = stream.Recv()
+			waitIdle(t, f)
+			rep := f.collect()
+			// OK, NotFound, and the stream the client cancelled (Canceled: a caller error).
+			if want := (reportv1.Requests{Status2xx: 1, Status4xx: 2}); rep.Requests != want {
+				t.Errorf("requests %+v, want %+v", rep.Requests, want)
+			}
+		})
+	}
+}
+
+func TestConcurrencyLimitQueue(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 10)
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		fmt.Fprint(w, "ok")
+	}))
+	f := newFixture(t, up, Options{MaxConcurrency: 1, QueueSize: 1})
+	results := make(chan int, 2)
+	get := func() {
+		res, err := http.Get("http://" + f.addr + "/")
+		if err != nil {
+			results <- 0
+			return
+		}
+		res.Body.Close()
+		results <- res.StatusCode
+	}
+	go get()
+	<-arrived // the first holds the only slot
+	go get()
+	for f.rec.Queue.Value() != 1 { // the second waits in the queue
+		time.Sleep(time.Millisecond)
+	}
+	res, err := http.Get("http://" + f.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") != "1" {
+		t.Errorf("third request: %d Retry-After %q, want 503 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	close(release)
+	for range 2 {
+		if code := <-results; code != 200 {
+			t.Errorf("admitted request got %d", code)
+		}
+	}
+	waitIdle(t, f)
+	rep := f.collect()
+	if rep.Requests.Status2xx != 2 || rep.Requests.Status5xx != 1 || rep.Queue.Max != 1 || rep.InFlight.Max != 3 {
+		t.Errorf("requests %+v queue %+v in flight %+v", rep.Requests, rep.Queue, rep.InFlight)
+	}
+}

@@ -1,0 +1,127 @@
+package proxy
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/inferscale/inferscale/agent/measure"
+)
+
+// responseWriter notes the status and the time of the first body byte. It implements only
+// what it must observe; Flush and the rest reach the server's writer through Unwrap, which
+// http.ResponseController (used by ReverseProxy) follows.
+type responseWriter struct {
+	http.ResponseWriter
+	rec   *measure.Recorder
+	start time.Time
+
+	status         int
+	firstByte      time.Duration
+	gotFirstByte   bool
+	upgraded       bool
+	agentAnswered  bool // the agent wrote the response (queue full, model gave none)
+	transportError bool
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.gotFirstByte && len(b) > 0 {
+		w.markFirstByte()
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *responseWriter) markFirstByte() {
+	now, _ := w.rec.Now()
+	w.firstByte, w.gotFirstByte = now.Sub(w.start), true
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+}
+
+// Hijack is how ReverseProxy completes a protocol upgrade (WebSocket): it writes the 101
+// itself on the hijacked connection, so this is where the writer sees it.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.status, w.upgraded = http.StatusSwitchingProtocols, true
+		w.markFirstByte()
+	}
+	return c, brw, err
+}
+
+// class is the request's outcome. A response that broke off is the client's doing (4xx) when
+// the client went away, else the model's (a transport error). For gRPC the grpc-status (a
+// trailer, or a header in a trailers-only response) decides, as every gRPC answer is a 200.
+func (w *responseWriter) class(aborted, clientGone bool) measure.Class {
+	switch {
+	case aborted && clientGone:
+		return measure.Class4xx
+	case w.transportError || (aborted && !w.upgraded):
+		return measure.ClassTransportError
+	case w.status == 0:
+		// The handler returned without writing: net/http sends 200 with an empty body.
+		return measure.Class2xx
+	}
+	if !w.agentAnswered && w.status == http.StatusOK {
+		h := w.ResponseWriter.Header()
+		if code, ok := grpcStatus(h); ok {
+			return grpcClass(code)
+		}
+	}
+	return measure.ClassOf(w.status)
+}
+
+// latency is the request's duration; for an upgrade it is the handshake, not the session.
+func (w *responseWriter) latency(end time.Time) time.Duration {
+	if w.upgraded {
+		return w.firstByte
+	}
+	return end.Sub(w.start)
+}
+
+// timeToFirstByte is when the first body byte went out; a model response without a body
+// (204, HEAD, a trailers-only gRPC answer) went out whole at the end. The agent's own
+// answers have none.
+func (w *responseWriter) timeToFirstByte(end time.Time) (time.Duration, bool) {
+	switch {
+	case w.gotFirstByte:
+		return w.firstByte, true
+	case w.agentAnswered || w.status == 0:
+		return 0, false
+	}
+	return end.Sub(w.start), true
+}
+
+func grpcStatus(h http.Header) (string, bool) {
+	if v := h["Grpc-Status"]; len(v) > 0 {
+		return v[0], true
+	}
+	if v := h[http.TrailerPrefix+"Grpc-Status"]; len(v) > 0 {
+		return v[0], true
+	}
+	return "", false
+}
+
+// grpcClass maps a gRPC status code to the class of the HTTP status gRPC's own HTTP mapping
+// would give it: caller errors are 4xx, server errors 5xx.
+func grpcClass(code string) measure.Class {
+	switch code {
+	case "0": // OK
+		return measure.Class2xx
+	case "1", "3", "5", "6", "7", "9", "11", "16": // Canceled, InvalidArgument, NotFound, AlreadyExists, PermissionDenied, FailedPrecondition, OutOfRange, Unauthenticated
+		return measure.Class4xx
+	default: // Unknown, DeadlineExceeded, ResourceExhausted, Aborted, Unimplemented, Internal, Unavailable, DataLoss
+		return measure.Class5xx
+	}
+}

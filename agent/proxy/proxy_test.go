@@ -25,8 +25,8 @@ import (
 	"google.golang.org/grpc/status"
 	"k8s.io/utils/clock"
 
-	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/agent/measure"
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 )
 
 // serve starts h on a loopback port with HTTP/1.1 and h2c, like the agent does.

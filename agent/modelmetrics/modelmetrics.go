@@ -1,0 +1,155 @@
+// Package modelmetrics scrapes named gauges from the model server's own Prometheus endpoint.
+package modelmetrics
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Presets name the queue and load gauges of common model servers.
+var Presets = map[string][]string{
+	"vllm":   {"vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc"},
+	"triton": {"nv_inference_pending_request_count"},
+	"tgi":    {"tgi_queue_size", "tgi_batch_current_size"},
+}
+
+// ParseNames expands a comma-separated list of preset names and metric names, e.g.
+// "vllm,my_queue_gauge", into metric names, without duplicates.
+func ParseNames(spec string) ([]string, error) {
+	var names []string
+	for _, item := range strings.Split(spec, ",") {
+		item = strings.TrimSpace(item)
+		switch {
+		case item == "":
+			continue
+		case Presets[item] != nil:
+			names = append(names, Presets[item]...)
+		case model.UTF8Validation.IsValidMetricName(item) && !strings.ContainsAny(item, " {}\"#"):
+			names = append(names, item)
+		default:
+			return nil, fmt.Errorf("model metric %q is neither a preset (vllm, triton, tgi) nor a metric name", item)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// maxScrapeBytes bounds what a scrape reads; a vLLM endpoint serves a few hundred KiB.
+const maxScrapeBytes = 16 << 20
+
+// Scraper reads Names from URL.
+type Scraper struct {
+	URL    string
+	Names  []string
+	Client *http.Client
+}
+
+// Scrape returns the value of each named metric the server exported; one it did not export
+// is absent from the map. Several series of one name (label sets, engines) are summed, except
+// ratios (names ending in _perc, _percent or _ratio), which are averaged.
+func (s *Scraper) Scrape(ctx context.Context) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("model metrics URL %q: %w", s.URL, err)
+	}
+	// Ask for the classic text format: it is what the parser reads.
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	res, err := s.Client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scraping model metrics: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scraping model metrics %s: status %d", s.URL, res.StatusCode)
+	}
+	return s.parse(io.LimitReader(res.Body, maxScrapeBytes))
+}
+
+// parse keeps only the lines of the wanted metrics before the text parser sees them, so a
+// scrape costs little even against an endpoint with hundreds of histograms.
+func (s *Scraper) parse(r io.Reader) (map[string]float64, error) {
+	var kept bytes.Buffer
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if name := lineMetric(line); name != "" && slices.Contains(s.Names, name) {
+			kept.Write(line)
+			kept.WriteByte('\n')
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading model metrics: %w", err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(&kept)
+	if err != nil {
+		return nil, fmt.Errorf("parsing model metrics: %w", err)
+	}
+	out := make(map[string]float64, len(families))
+	for name, mf := range families {
+		var sum float64
+		var n int
+		for _, m := range mf.GetMetric() {
+			v, ok := value(mf.GetType(), m)
+			if !ok {
+				continue
+			}
+			sum += v
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		if isRatio(name) {
+			sum /= float64(n)
+		}
+		out[name] = sum
+	}
+	return out, nil
+}
+
+func value(t dto.MetricType, m *dto.Metric) (float64, bool) {
+	switch t {
+	case dto.MetricType_GAUGE:
+		return m.GetGauge().GetValue(), m.Gauge != nil
+	case dto.MetricType_COUNTER:
+		return m.GetCounter().GetValue(), m.Counter != nil
+	case dto.MetricType_UNTYPED:
+		return m.GetUntyped().GetValue(), m.Untyped != nil
+	}
+	return 0, false
+}
+
+func isRatio(name string) bool {
+	return strings.HasSuffix(name, "_perc") || strings.HasSuffix(name, "_percent") || strings.HasSuffix(name, "_ratio")
+}
+
+// lineMetric is the metric a text-format line is about: the sample's name, or the name a
+// # HELP or # TYPE comment describes; "" for other lines.
+func lineMetric(line []byte) string {
+	if bytes.HasPrefix(line, []byte("# HELP ")) || bytes.HasPrefix(line, []byte("# TYPE ")) {
+		rest := line[7:]
+		if i := bytes.IndexByte(rest, ' '); i >= 0 {
+			rest = rest[:i]
+		}
+		return string(rest)
+	}
+	if len(line) == 0 || line[0] == '#' {
+		return ""
+	}
+	if i := bytes.IndexAny(line, "{ \t"); i >= 0 {
+		return string(line[:i])
+	}
+	return ""
+}

@@ -1,0 +1,207 @@
+package report
+
+import (
+	"context"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+)
+
+// fakeScaler records the reports it accepts; while down it answers 503.
+type fakeScaler struct {
+	mu       sync.Mutex
+	down     bool
+	status   int // answer when up; 0 means 202
+	tokens   []string
+	reports  []*reportv1.Report
+	received chan struct{}
+}
+
+func (s *fakeScaler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.URL.Path != Path || r.Method != http.MethodPost {
+		http.NotFound(w, r)
+		return
+	}
+	if s.down {
+		http.Error(w, `{"error":"restarting"}`, http.StatusServiceUnavailable)
+		return
+	}
+	rep, err := reportv1.Decode(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if s.status != 0 {
+		w.WriteHeader(s.status)
+		return
+	}
+	s.tokens = append(s.tokens, r.Header.Get("Authorization"))
+	s.reports = append(s.reports, rep)
+	w.WriteHeader(http.StatusAccepted)
+	s.received <- struct{}{}
+}
+
+func (s *fakeScaler) set(f func(*fakeScaler)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+type env struct {
+	scaler    *fakeScaler
+	client    *Client
+	clock     *clocktesting.FakeClock
+	tokenFile string
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+func setup(t *testing.T, buffer int) *env {
+	t.Helper()
+	fs := &fakeScaler{received: make(chan struct{}, 1000)}
+	srv := httptest.NewTLSServer(fs)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("token-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Unix(0, 0))
+	c, err := New(Options{
+		ScalerURL: srv.URL, CAFile: ca, TokenFile: token, Buffer: buffer,
+		MinBackoff: time.Second, MaxBackoff: 4 * time.Second,
+		Clock: clk, Log: testr.New(t), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &env{scaler: fs, client: c, clock: clk, tokenFile: token, cancel: cancel, done: make(chan struct{})}
+	go func() { c.Run(ctx); close(e.done) }()
+	t.Cleanup(func() { cancel(); <-e.done })
+	return e
+}
+
+func report(n int) *reportv1.Report {
+	start := time.Unix(int64(n), 0)
+	return &reportv1.Report{
+		APIVersion: reportv1.APIVersion,
+		Pod:        reportv1.PodRef{Namespace: "ai", Name: "llama-0", UID: "u"},
+		Interval:   reportv1.Interval{Start: start, End: start.Add(time.Second)},
+	}
+}
+
+func TestSendsWithTokenOverVerifiedTLS(t *testing.T) {
+	e := setup(t, 10)
+	e.client.Enqueue(report(1))
+	<-e.scaler.received
+	// The kubelet rotates the token in place: the next send uses the new one.
+	if err := os.WriteFile(e.tokenFile, []byte("token-2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.client.Enqueue(report(2))
+	<-e.scaler.received
+	e.scaler.set(func(s *fakeScaler) {
+		if len(s.tokens) != 2 || s.tokens[0] != "Bearer token-1" || s.tokens[1] != "Bearer token-2" {
+			t.Errorf("tokens %q", s.tokens)
+		}
+		if !s.reports[1].Interval.Start.Equal(time.Unix(2, 0)) {
+			t.Errorf("second report %+v", s.reports[1].Interval)
+		}
+	})
+}
+
+func TestUntrustedScalerRefused(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) }))
+	defer srv.Close()
+	token := filepath.Join(t.TempDir(), "token")
+	_ = os.WriteFile(token, []byte("t"), 0o600)
+	c, err := New(Options{ScalerURL: srv.URL, TokenFile: token, Clock: clocktesting.NewFakeClock(time.Unix(0, 0)), Log: testr.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.send(context.Background(), report(1)); err == nil {
+		t.Fatal("sent to a scaler whose certificate no configured CA signed")
+	}
+}
+
+// TestScalerAway: while the scaler is down reports queue, the oldest are dropped and counted,
+// and the first report delivered afterwards says how many were lost.
+func TestScalerAway(t *testing.T) {
+	e := setup(t, 3)
+	e.scaler.set(func(s *fakeScaler) { s.down = true })
+	e.client.Enqueue(report(0))
+	// The sender is now backing off on report 0; ten more arrive meanwhile, three fit.
+	waitTimer(t, e.clock)
+	for i := 1; i <= 10; i++ {
+		e.client.Enqueue(report(i))
+	}
+	// Retries keep failing for a while ("minutes" on the fake clock).
+	for range 5 {
+		e.clock.Step(4 * time.Second)
+		waitTimer(t, e.clock)
+	}
+	e.scaler.set(func(s *fakeScaler) { s.down = false })
+	e.clock.Step(4 * time.Second)
+	for range 4 {
+		<-e.scaler.received
+	}
+	e.scaler.set(func(s *fakeScaler) {
+		var starts []int64
+		for _, r := range s.reports {
+			starts = append(starts, r.Interval.Start.Unix())
+		}
+		if len(starts) != 4 || starts[0] != 0 || starts[1] != 8 || starts[3] != 10 {
+			t.Errorf("delivered intervals %v, want 0 then the newest three (8, 9, 10)", starts)
+		}
+		if s.reports[0].DroppedReports != 7 || s.reports[1].DroppedReports != 0 {
+			t.Errorf("dropped counts %d then %d, want 7 then 0", s.reports[0].DroppedReports, s.reports[1].DroppedReports)
+		}
+	})
+}
+
+func TestRejectedReportDropped(t *testing.T) {
+	e := setup(t, 3)
+	e.scaler.set(func(s *fakeScaler) { s.status = http.StatusForbidden })
+	e.client.Enqueue(report(1))
+	for e.client.dropped.Load() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	e.scaler.set(func(s *fakeScaler) { s.status = 0 })
+	e.client.Enqueue(report(2))
+	<-e.scaler.received
+	e.scaler.set(func(s *fakeScaler) {
+		if len(s.reports) != 1 || s.reports[0].DroppedReports != 1 {
+			t.Errorf("reports %d, dropped %d; want the second, carrying one drop", len(s.reports), s.reports[0].DroppedReports)
+		}
+	})
+}
+
+// waitTimer waits until the sender sleeps on the fake clock.
+func waitTimer(t *testing.T, clk *clocktesting.FakeClock) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !clk.HasWaiters() {
+		if time.Now().After(deadline) {
+			t.Fatal("sender never waited")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes binaries pinned by e2e/tools/go.mod into a cache outside git, keyed by
-# version, skipping those already built. Prints the cache directory as its last line.
+# Builds the Kubernetes binaries pinned by e2e/tools/go.mod (all, or the commands given as
+# arguments) into a cache outside git, keyed by version, skipping those already built.
+# Prints the cache directory as its last line.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -17,7 +18,11 @@ minor=${minor%%.*}
 # Without these the binaries report v0.0.0-master, which kubectl and the node status then show.
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
 
-for cmd in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
+commands=("$@")
+if [[ ${#commands[@]} -eq 0 ]]; then
+	commands=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+fi
+for cmd in "${commands[@]}"; do
 	if [[ -x "$dir/$cmd" ]]; then
 		echo "e2e-tools: $cmd $version already built"
 		continue

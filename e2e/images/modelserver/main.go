@@ -3,8 +3,8 @@
 // waiting queue grow with load as they do on a real model server; it streams tokens as
 // server-sent events, and exports a vLLM-style Prometheus gauge of the requests waiting.
 //
-// With -get URL it is instead a one-shot HTTP client that prints the response body, so tests
-// can send a request from inside a pod without any other image.
+// With -get URL... it is instead a one-shot HTTP client that prints the response bodies, so
+// tests can send requests from inside a pod without any other image.
 package main
 
 import (
@@ -31,12 +31,17 @@ func main() {
 	serviceTime := flag.Duration("service-time", envDuration("SERVICE_TIME", 50*time.Millisecond), "time one request holds a slot (env SERVICE_TIME)")
 	slots := flag.Int("concurrency", envInt("CONCURRENCY", 4), "requests served at once; the rest wait (env CONCURRENCY)")
 	tokens := flag.Int("tokens", envInt("TOKENS", 8), "tokens per streamed response, spread over the service time (env TOKENS)")
-	get := flag.String("get", "", "client mode: GET this URL, print the body, exit non-zero unless 200")
+	get := flag.Bool("get", false, "client mode: GET each URL argument, print the bodies, exit non-zero unless all answer 200")
 	flag.Parse()
 
-	if *get != "" {
-		if err := fetch(*get, os.Stdout); err != nil {
-			log.Fatal(err)
+	if *get {
+		if flag.NArg() == 0 {
+			log.Fatal("-get needs at least one URL argument")
+		}
+		for _, url := range flag.Args() {
+			if err := fetch(url, os.Stdout); err != nil {
+				log.Fatal(err)
+			}
 		}
 		return
 	}

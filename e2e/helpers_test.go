@@ -75,7 +75,7 @@ func runClientPod(t *testing.T, namespace string, urls ...string) string {
 				Name:            "client",
 				Image:           modelServer.Ref,
 				ImagePullPolicy: corev1.PullNever,
-				Args:            append([]string{"-get"}, urls...),
+				Args:            append([]string{"-get", "-retry-for=30s"}, urls...),
 			}},
 		},
 	}, metav1.CreateOptions{})

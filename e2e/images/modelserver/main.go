@@ -32,6 +32,7 @@ func main() {
 	slots := flag.Int("concurrency", envInt("CONCURRENCY", 4), "requests served at once; the rest wait (env CONCURRENCY)")
 	tokens := flag.Int("tokens", envInt("TOKENS", 8), "tokens per streamed response, spread over the service time (env TOKENS)")
 	get := flag.Bool("get", false, "client mode: GET each URL argument, print the bodies, exit non-zero unless all answer 200")
+	retryFor := flag.Duration("retry-for", 0, "client mode: keep retrying a URL that cannot be connected to for this long (a new Service's rules take a moment to reach kube-proxy)")
 	flag.Parse()
 
 	if *get {
@@ -39,7 +40,7 @@ func main() {
 			log.Fatal("-get needs at least one URL argument")
 		}
 		for _, url := range flag.Args() {
-			if err := fetch(url, os.Stdout); err != nil {
+			if err := fetchRetrying(url, *retryFor, os.Stdout); err != nil {
 				log.Fatal(err)
 			}
 		}
@@ -149,12 +150,25 @@ func (s *server) complete(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 }
 
-func fetch(url string, out io.Writer) error {
+// fetchRetrying GETs url, retrying connection failures (never error responses) until retryFor
+// has passed.
+func fetchRetrying(url string, retryFor time.Duration, out io.Writer) error {
 	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", url, err)
+	deadline := time.Now().Add(retryFor)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			return printResponse(url, resp, out)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("get %s: %w", url, err)
+		}
+		log.Printf("get %s: %v; retrying", url, err)
+		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+func printResponse(url string, resp *http.Response, out io.Writer) error {
 	defer resp.Body.Close()
 	if _, err := io.Copy(out, resp.Body); err != nil {
 		return fmt.Errorf("read %s: %w", url, err)

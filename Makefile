@@ -8,7 +8,7 @@ TOOLS_BIN := $(abspath $(BIN)/tools)
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen
 STATICCHECK := $(TOOLS_BIN)/staticcheck
 
-.PHONY: help build test test-unit test-e2e lint generate manifests verify-generate bench tools
+.PHONY: help build test test-unit test-e2e e2e-tools lint generate manifests verify-generate bench tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,8 +21,12 @@ test: verify-generate test-unit test-e2e ## all tests: generated files fresh, un
 test-unit: ## unit tests
 	$(GO) test -count=1 ./...
 
-test-e2e: ## e2e tests against a real local cluster (or INFERSCALE_E2E_KUBECONFIG's)
-	$(GO) test -count=1 -tags e2e -timeout 60m -v ./e2e/...
+# -p 1: each e2e package that brings a cluster up needs the machine's ports and paths alone.
+test-e2e: e2e-tools ## e2e tests against a real local cluster (or INFERSCALE_E2E_KUBECONFIG's)
+	$(GO) test -count=1 -p 1 -tags e2e -timeout 60m -v ./e2e/...
+
+e2e-tools: ## build the pinned Kubernetes binaries into ~/.cache/inferscale/k8s/<version> (cold: ~10 min)
+	bash e2e/tools/build.sh
 
 tools: $(CONTROLLER_GEN) $(STATICCHECK) ## build the pinned code generators and linters
 

@@ -65,22 +65,29 @@ func repoPath(t *testing.T, rel string) string {
 // and returns what it printed; the test fails unless every URL answered 200.
 func runClientPod(t *testing.T, namespace string, urls ...string) string {
 	t.Helper()
+	return runPod(t, namespace, modelServer.Ref, append([]string{"-get", "-retry-for=30s"}, urls...)...)
+}
+
+// runPod runs image with args in a pod until it exits and returns its output; the test fails
+// unless it exits 0.
+func runPod(t *testing.T, namespace, image string, args ...string) string {
+	t.Helper()
 	ctx := context.Background()
 	pods := testCluster.Client.CoreV1().Pods(namespace)
 	pod, err := pods.Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "client-"},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "run-"},
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
-				Name:            "client",
-				Image:           modelServer.Ref,
+				Name:            "main",
+				Image:           image,
 				ImagePullPolicy: corev1.PullNever,
-				Args:            append([]string{"-get", "-retry-for=30s"}, urls...),
+				Args:            args,
 			}},
 		},
 	}, metav1.CreateOptions{})
 	if err != nil {
-		t.Fatalf("create client pod: %v", err)
+		t.Fatalf("create pod of %s: %v", image, err)
 	}
 	var phase corev1.PodPhase
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
@@ -93,10 +100,10 @@ func runClientPod(t *testing.T, namespace string, urls ...string) string {
 	})
 	logs, logErr := pods.GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	if err != nil || phase != corev1.PodSucceeded {
-		t.Fatalf("client pod %s: phase %q, wait: %v\nlogs (%v):\n%s", pod.Name, phase, err, logErr, logs)
+		t.Fatalf("pod %s of %s: phase %q, wait: %v\nlogs (%v):\n%s", pod.Name, image, phase, err, logErr, logs)
 	}
 	if logErr != nil {
-		t.Fatalf("client pod %s logs: %v", pod.Name, logErr)
+		t.Fatalf("pod %s logs: %v", pod.Name, logErr)
 	}
 	return string(logs)
 }

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
+
+	"github.com/inferscale/inferscale/e2e/images"
 )
 
 // A plain Deployment of the test model server becomes Ready and serves, through its Service,
@@ -79,5 +81,20 @@ func TestDeploymentServesThroughService(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("responses through Service %s lack %q:\n%s", ip, want, out)
 		}
+	}
+}
+
+// A cgo binary's image (the agent's kind: go-nvml needs cgo) runs in a pod: the image carries
+// the shared libraries and the loader the binary links.
+func TestCGOImageRuns(t *testing.T) {
+	ns := newNamespace(t)
+	built, err := testCluster.BuildImages(context.Background(), images.Spec{
+		Name: "cgohello", GoPackage: "./testdata/cgohello", Dir: repoPath(t, "e2e/images"), CGO: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := runPod(t, ns, built[0].Ref); !strings.Contains(out, "hello from cgo") {
+		t.Errorf("cgo image printed %q, want it to say hello from cgo", out)
 	}
 }

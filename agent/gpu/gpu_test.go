@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	podresourcesv1 "k8s.io/kubelet/pkg/apis/podresources/v1"
 )
 
@@ -201,4 +202,12 @@ func TestPodGPUs(t *testing.T) {
 		}
 		srv.Stop()
 	}
+}
+
+func FuzzParsePodResources(f *testing.F) {
+	b, _ := proto.Marshal(podRes)
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, _, _ = parsePodResources(b) // must not panic
+	})
 }

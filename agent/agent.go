@@ -1,0 +1,352 @@
+// Package agent wires the inferscale sidecar together: the measured proxy in front of the
+// model, the admin endpoints, model-metric scraping, GPU sampling, and one report per
+// interval to the scaler. It must not import client-go or controller-runtime.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/utils/clock"
+
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/agent/gpu"
+	"github.com/inferscale/inferscale/agent/measure"
+	"github.com/inferscale/inferscale/agent/modelmetrics"
+	"github.com/inferscale/inferscale/agent/proxy"
+	"github.com/inferscale/inferscale/agent/report"
+)
+
+// Agent is one running sidecar.
+type Agent struct {
+	cfg      Config
+	log      logr.Logger
+	clock    clock.WithTicker
+	reg      *prometheus.Registry
+	rec      *measure.Recorder
+	proxy    *proxy.Proxy
+	upstream *url.URL
+
+	data, admin     *http.Server
+	dataLn, adminLn net.Listener
+
+	draining atomic.Bool
+	reporter *report.Client
+	scraper  *modelmetrics.Scraper
+	gpus     *gpu.Sampler
+	// model holds the last successful scrape and when it was taken.
+	model atomic.Pointer[scrape]
+}
+
+type scrape struct {
+	at     time.Time
+	values map[string]float64
+}
+
+// Options are what tests and the bench swap; the zero value is production.
+type Options struct {
+	// NVML is the GPU library; nil means the system's (nvml.New()).
+	NVML gpu.Library
+	// Clock drives report intervals and retries; nil means the real clock.
+	Clock clock.WithTicker
+}
+
+// New validates cfg, binds the listen and admin ports and prepares everything; Run serves.
+func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	a := &Agent{cfg: cfg, log: log, clock: o.Clock, reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.rec = measure.New(o.Clock, a.reg)
+	a.upstream = &url.URL{Scheme: "http", Host: net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))}
+	a.proxy = proxy.New(proxy.Options{
+		Upstream:       a.upstream,
+		Protocol:       proxy.Protocol(cfg.Protocol),
+		MaxConcurrency: cfg.MaxConcurrency,
+		QueueSize:      cfg.QueueSize,
+		Recorder:       a.rec,
+		Log:            log.WithName("proxy"),
+	})
+
+	var err error
+	if cfg.ScalerURL != "" {
+		a.reporter, err = report.New(report.Options{
+			ScalerURL: cfg.ScalerURL, CAFile: cfg.CAFile, TokenFile: cfg.TokenFile,
+			Buffer: cfg.ReportBuffer, Clock: o.Clock, Log: log.WithName("report"), Registerer: a.reg,
+		})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		log.Info("no --scaler-url: reports are not sent")
+	}
+	if names, _ := modelmetrics.ParseNames(cfg.ModelMetrics); len(names) > 0 {
+		port := cfg.ModelMetricsPort
+		if port == 0 {
+			port = cfg.UpstreamPort
+		}
+		a.scraper = &modelmetrics.Scraper{
+			URL:    "http://" + net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(port)) + cfg.ModelMetricsPath,
+			Names:  names,
+			Client: &http.Client{Timeout: max(cfg.ReportInterval, time.Second)},
+		}
+	}
+	if cfg.GPU == "auto" {
+		lib := o.NVML
+		if lib == nil {
+			lib = nvml.New()
+		}
+		a.gpus = a.openGPUs(lib)
+	}
+
+	a.data = &http.Server{
+		Handler:           a.proxy,
+		Protocols:         new(http.Protocols),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	a.data.Protocols.SetHTTP1(true)
+	a.data.Protocols.SetUnencryptedHTTP2(true) // gRPC clients speak h2c with prior knowledge
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", a.serveReady)
+	a.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	if a.dataLn, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.ListenPort))); err != nil {
+		a.closeGPUs()
+		return nil, fmt.Errorf("--listen-port: %w", err)
+	}
+	if a.adminLn, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.AdminPort))); err != nil {
+		a.dataLn.Close()
+		a.closeGPUs()
+		return nil, fmt.Errorf("--admin-port: %w", err)
+	}
+	return a, nil
+}
+
+// openGPUs finds the pod's GPUs and opens NVML for them, or says once why GPU reporting is off.
+func (a *Agent) openGPUs(lib gpu.Library) *gpu.Sampler {
+	var ids []string
+	if _, err := os.Stat(a.cfg.PodResourcesSocket); err == nil && a.cfg.PodName != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ids, err = gpu.PodGPUs(ctx, a.cfg.PodResourcesSocket, a.cfg.PodNamespace, a.cfg.PodName)
+		cancel()
+		switch {
+		case err != nil:
+			a.log.Info("pod resources lookup failed; sampling every GPU NVML sees", "err", err.Error())
+		case len(ids) == 0:
+			a.log.Info("GPU reporting off: the kubelet allocated no GPU to this pod")
+			return nil
+		}
+	}
+	s, err := gpu.Open(lib, ids)
+	if err != nil {
+		a.log.Info("GPU reporting off", "reason", err.Error())
+		return nil
+	}
+	a.log.Info("GPU reporting on", "gpus", s.Len(), "fromPodResources", len(ids) > 0)
+	return s
+}
+
+func (a *Agent) closeGPUs() {
+	if a.gpus != nil {
+		if err := a.gpus.Close(); err != nil {
+			a.log.Error(err, "closing NVML")
+		}
+	}
+}
+
+// Addr is the address clients reach the model through.
+func (a *Agent) Addr() net.Addr { return a.dataLn.Addr() }
+
+// AdminAddr is the address of /metrics, /healthz and /readyz.
+func (a *Agent) AdminAddr() net.Addr { return a.adminLn.Addr() }
+
+// Run serves until ctx ends (SIGTERM), then drains: readiness fails at once, new connections
+// are still accepted for DrainGrace, then the listener closes and in-flight requests and
+// streams get up to DrainTimeout to finish. The last interval's report is sent before return.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.closeGPUs()
+	errc := make(chan error, 2)
+	go func() { errc <- serve(a.data, a.dataLn, "data") }()
+	go func() { errc <- serve(a.admin, a.adminLn, "admin") }()
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if a.reporter != nil {
+		wg.Go(func() { a.reporter.Run(bg) })
+	}
+	if a.scraper != nil {
+		wg.Go(func() { a.scrapeLoop(bg) })
+	}
+	reportsDone := make(chan struct{})
+	reportCtx, stopReports := context.WithCancel(context.Background())
+	go func() { a.reportLoop(reportCtx); close(reportsDone) }()
+	a.log.Info("serving", "listen", a.dataLn.Addr().String(), "admin", a.adminLn.Addr().String(), "upstream", a.upstream.Host, "protocol", a.cfg.Protocol)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		a.log.Error(err, "server failed; draining")
+	}
+	drainErr := a.drain()
+	stopReports()
+	<-reportsDone
+	a.emitReport() // the interval that ended with the drain
+	stopBG()
+	wg.Wait()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = a.admin.Shutdown(shutdownCtx)
+	return errors.Join(err, drainErr)
+}
+
+func serve(s *http.Server, ln net.Listener, name string) error {
+	if err := s.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s server: %w", name, err)
+	}
+	return nil
+}
+
+func (a *Agent) drain() error {
+	a.draining.Store(true)
+	a.data.SetKeepAlivesEnabled(false) // clients reconnect, and reach a ready pod
+	a.log.Info("draining", "grace", a.cfg.DrainGrace.String(), "timeout", a.cfg.DrainTimeout.String(), "inFlight", a.rec.InFlight.Value())
+	if a.cfg.DrainGrace > 0 {
+		<-a.clock.After(a.cfg.DrainGrace)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.DrainTimeout)
+	defer cancel()
+	err := a.data.Shutdown(ctx)
+	if err == nil {
+		// net/http does not track hijacked (WebSocket) connections; the proxy does.
+		err = a.proxy.Drain(ctx, 10*time.Millisecond)
+	}
+	if err != nil {
+		a.log.Info("drain timeout: closing the remaining requests", "inFlight", a.rec.InFlight.Value())
+		_ = a.data.Close()
+		return fmt.Errorf("drain: %w", err)
+	}
+	a.log.Info("drained")
+	return nil
+}
+
+func (a *Agent) serveReady(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	if err := a.modelReady(r.Context()); err != nil {
+		http.Error(w, "model not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// modelReady follows the model's readiness: its ready path answers 2xx, or, without one,
+// its port accepts connections.
+func (a *Agent) modelReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if a.cfg.ModelReadyPath == "" {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", a.upstream.Host)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.upstream.String()+a.cfg.ModelReadyPath, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %d", a.cfg.ModelReadyPath, res.StatusCode)
+	}
+	return nil
+}
+
+func (a *Agent) reportLoop(ctx context.Context) {
+	t := a.clock.NewTicker(a.cfg.ReportInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			a.emitReport()
+		}
+	}
+}
+
+// emitReport closes the interval and hands its report to the sender; it never blocks on
+// the network.
+func (a *Agent) emitReport() {
+	rep := &reportv1.Report{
+		APIVersion: reportv1.APIVersion,
+		Pod:        reportv1.PodRef{Namespace: a.cfg.PodNamespace, Name: a.cfg.PodName, UID: a.cfg.PodUID, Node: a.cfg.NodeName},
+	}
+	a.rec.Collect(rep)
+	if s := a.model.Load(); s != nil && rep.Interval.End.Sub(s.at) <= 3*a.cfg.ReportInterval {
+		rep.ModelMetrics = s.values
+	}
+	if a.gpus != nil {
+		var err error
+		if rep.GPUs, err = a.gpus.Sample(); err != nil {
+			a.log.V(1).Info("GPU sample incomplete", "err", err.Error())
+		}
+	}
+	if a.reporter != nil {
+		a.reporter.Enqueue(rep)
+	}
+}
+
+func (a *Agent) scrapeLoop(ctx context.Context) {
+	t := a.clock.NewTicker(a.cfg.ReportInterval)
+	defer t.Stop()
+	failing := false
+	for {
+		v, err := a.scraper.Scrape(ctx)
+		switch {
+		case err == nil:
+			a.model.Store(&scrape{at: a.clock.Now(), values: v})
+			if failing {
+				a.log.Info("model metrics scrape works again")
+			}
+			failing = false
+		case ctx.Err() == nil && !failing:
+			// Say it once per outage, not every second.
+			a.log.Info("model metrics scrape failed; they are absent from reports until it works", "err", err.Error())
+			failing = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
+}

@@ -23,12 +23,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/utils/clock"
 
-	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/agent/gpu"
 	"github.com/inferscale/inferscale/agent/measure"
 	"github.com/inferscale/inferscale/agent/modelmetrics"
 	"github.com/inferscale/inferscale/agent/proxy"
 	"github.com/inferscale/inferscale/agent/report"
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 )
 
 // Agent is one running sidecar.

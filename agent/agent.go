@@ -118,7 +118,7 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 	}
 
 	a.data = &http.Server{
-		Handler:           a.proxy,
+		Handler:           http.HandlerFunc(a.serveData),
 		Protocols:         new(http.Protocols),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -230,7 +230,6 @@ func serve(s *http.Server, ln net.Listener, name string) error {
 
 func (a *Agent) drain() error {
 	a.draining.Store(true)
-	a.data.SetKeepAlivesEnabled(false) // clients reconnect, and reach a ready pod
 	a.log.Info("draining", "grace", a.cfg.DrainGrace.String(), "timeout", a.cfg.DrainTimeout.String(), "inFlight", a.rec.InFlight.Value())
 	if a.cfg.DrainGrace > 0 {
 		<-a.clock.After(a.cfg.DrainGrace)
@@ -249,6 +248,16 @@ func (a *Agent) drain() error {
 	}
 	a.log.Info("drained")
 	return nil
+}
+
+// serveData proxies. While draining, HTTP/1.1 answers close their connection, so clients
+// reconnect (to a ready pod) instead of reusing one the listener's closing would cut under a
+// request already on its way; closing idle connections at once would race those requests.
+func (a *Agent) serveData(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && a.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	a.proxy.ServeHTTP(w, r)
 }
 
 func (a *Agent) serveReady(w http.ResponseWriter, r *http.Request) {

@@ -112,11 +112,16 @@ func ApplyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
+func newFlagSet(c *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("inferscale-agent", flag.ContinueOnError)
+	c.BindFlags(fs)
+	return fs
+}
+
 // LoadConfig parses args and the environment.
 func LoadConfig(args []string) (Config, error) {
 	var c Config
-	fs := flag.NewFlagSet("inferscale-agent", flag.ContinueOnError)
-	c.BindFlags(fs)
+	fs := newFlagSet(&c)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -1,0 +1,142 @@
+// Package inject adds the inferscale agent to a pod as a native sidecar. It is
+// pure: a pod and a template in, the injected pod (or why it cannot be
+// injected safely) out. Deciding whether a pod wants the agent is package
+// optin's job; talking to the API server is the handler's.
+package inject
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Names every injection uses. They are part of the contract with the agent,
+// the scaler and the manifests (see /CONTRACTS and DESIGN.md).
+const (
+	// ContainerName is the name of the injected sidecar.
+	ContainerName = "inferscale-agent"
+	// TokenVolumeName is the projected service-account token volume.
+	TokenVolumeName = "inferscale-token"
+	// TokenDir is where the token volume is mounted; the token is TokenDir/token.
+	TokenDir = "/var/run/secrets/inferscale.io/token"
+	// TokenAudience is the audience the scaler's TokenReview asks for.
+	TokenAudience = "inferscale-scaler"
+	// AdminPortName names the agent's port of /metrics, /readyz and /healthz
+	// (at most 15 characters, as port names must be).
+	AdminPortName = "inferscale"
+	// EnvCABundle carries the PEM bundle that signs the scaler's certificate.
+	EnvCABundle = "INFERSCALE_CA_BUNDLE"
+)
+
+// Annotations read from the pod (its template). Documented in webhook/README.md.
+const (
+	AnnotationStatus             = "inferscale.io/status"
+	AnnotationPort               = "inferscale.io/port"
+	AnnotationProtocol           = "inferscale.io/protocol"
+	AnnotationModelMetrics       = "inferscale.io/model-metrics"
+	AnnotationModelMetricsPath   = "inferscale.io/model-metrics-path"
+	AnnotationModelMetricsPort   = "inferscale.io/model-metrics-port"
+	AnnotationModelReadyPath     = "inferscale.io/model-ready-path"
+	AnnotationMaxConcurrency     = "inferscale.io/max-concurrency"
+	AnnotationQueueSize          = "inferscale.io/queue-size"
+	AnnotationSidecarCPU         = "inferscale.io/sidecar-cpu"
+	AnnotationSidecarCPULimit    = "inferscale.io/sidecar-cpu-limit"
+	AnnotationSidecarMemory      = "inferscale.io/sidecar-memory"
+	AnnotationSidecarMemoryLimit = "inferscale.io/sidecar-memory-limit"
+	AnnotationAgentPort          = "inferscale.io/agent-port"
+	AnnotationAgentAdminPort     = "inferscale.io/agent-admin-port"
+)
+
+// Config is the injection template: what every injected sidecar gets unless a
+// pod annotation overrides it. The webhook fills it from flags.
+type Config struct {
+	// Image of the agent, e.g. inferscale/inferscale-agent:v0.1.0.
+	Image string
+	// ImagePullPolicy of the agent image.
+	ImagePullPolicy corev1.PullPolicy
+	// Version of the agent, recorded in the status annotation. Empty: the image tag.
+	Version string
+	// ScalerURL is where the agent pushes reports; empty: it sends none.
+	ScalerURL string
+	// CABundle is the PEM bundle the agent trusts for the scaler.
+	CABundle string
+	// ListenPort serves client traffic; AdminPort serves /metrics and probes.
+	ListenPort int32
+	AdminPort  int32
+	// Resources of the sidecar.
+	Resources corev1.ResourceRequirements
+	// RunAsUser is the non-root UID (and GID) of the agent.
+	RunAsUser int64
+	// TokenExpirationSeconds of the projected token; the kubelet rotates it at 80%.
+	TokenExpirationSeconds int64
+}
+
+// DefaultConfig returns the template of a default install.
+func DefaultConfig() Config {
+	return Config{
+		Image:           "inferscale/inferscale-agent:v0.1.0",
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		ScalerURL:       "https://inferscale-scaler.inferscale-system.svc:8443",
+		ListenPort:      9080,
+		AdminPort:       9090,
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("50m"),
+				corev1.ResourceMemory: resource.MustParse("64Mi"),
+			},
+			Limits: corev1.ResourceList{
+				corev1.ResourceMemory: resource.MustParse("256Mi"),
+			},
+		},
+		RunAsUser:              65532,
+		TokenExpirationSeconds: 3600,
+	}
+}
+
+// Validate reports the first template setting that would produce broken pods,
+// so the webhook refuses to start rather than inject them.
+func (c *Config) Validate() error {
+	if c.Image == "" {
+		return fmt.Errorf("agent image: must be set")
+	}
+	for name, p := range map[string]int32{"listen port": c.ListenPort, "admin port": c.AdminPort} {
+		if p < 1 || p > 65535 {
+			return fmt.Errorf("agent %s %d: want 1..65535", name, p)
+		}
+	}
+	if c.ListenPort == c.AdminPort {
+		return fmt.Errorf("agent listen port and admin port are both %d", c.ListenPort)
+	}
+	if c.RunAsUser <= 0 {
+		return fmt.Errorf("agent runAsUser %d: must be a non-root UID", c.RunAsUser)
+	}
+	if c.TokenExpirationSeconds < 600 {
+		return fmt.Errorf("token expiration %ds: the API server requires at least 600", c.TokenExpirationSeconds)
+	}
+	if c.ScalerURL != "" && !strings.HasPrefix(c.ScalerURL, "https://") && !strings.HasPrefix(c.ScalerURL, "http://") {
+		return fmt.Errorf("scaler URL %q: want https://host:port", c.ScalerURL)
+	}
+	if msgs := validation.IsValidPortName(AdminPortName); len(msgs) > 0 {
+		return fmt.Errorf("admin port name: %s", strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// version is the agent version recorded in the status: the configured one, or
+// the image's tag.
+func (c *Config) version() string {
+	if c.Version != "" {
+		return c.Version
+	}
+	img := c.Image
+	if i := strings.Index(img, "@"); i >= 0 {
+		return img[i+1:]
+	}
+	if i := strings.LastIndex(img, ":"); i > strings.LastIndex(img, "/") {
+		return img[i+1:]
+	}
+	return "latest"
+}

@@ -1,0 +1,453 @@
+package inject
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+func container(name string, ports ...corev1.ContainerPort) corev1.Container {
+	for i := range ports {
+		ports[i].Protocol = corev1.ProtocolTCP
+	}
+	return corev1.Container{Name: name, Image: name + ":1", Ports: ports}
+}
+
+func cport(name string, n int32) corev1.ContainerPort {
+	return corev1.ContainerPort{Name: name, ContainerPort: n}
+}
+
+func podOf(ann map[string]string, containers ...corev1.Container) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ai", Annotations: ann},
+		Spec:       corev1.PodSpec{Containers: containers},
+	}
+}
+
+func testConfig() *Config {
+	c := DefaultConfig()
+	c.CABundle = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	return &c
+}
+
+func agentOf(t *testing.T, pod *corev1.Pod) corev1.Container {
+	t.Helper()
+	for _, c := range pod.Spec.InitContainers {
+		if c.Name == ContainerName {
+			return c
+		}
+	}
+	t.Fatalf("no %s init container in %v", ContainerName, pod.Spec.InitContainers)
+	return corev1.Container{}
+}
+
+func hasArg(c corev1.Container, arg string) bool { return slices.Contains(c.Args, arg) }
+
+func TestInjectChoosesThePortDesignSays(t *testing.T) {
+	tests := []struct {
+		name          string
+		pod           *corev1.Pod
+		wantContainer string
+		wantPort      int32
+		wantName      string
+		wantProtocol  string
+	}{
+		{
+			name:          "single named port",
+			pod:           podOf(nil, container("model", cport("http", 8000))),
+			wantContainer: "model", wantPort: 8000, wantName: "http", wantProtocol: "http",
+		},
+		{
+			name:          "single unnamed port",
+			pod:           podOf(nil, container("model", cport("", 8080))),
+			wantContainer: "model", wantPort: 8080, wantProtocol: "http",
+		},
+		{
+			name:          "named http among several ports",
+			pod:           podOf(nil, container("model", cport("metrics", 9100), cport("http", 8000))),
+			wantContainer: "model", wantPort: 8000, wantName: "http", wantProtocol: "http",
+		},
+		{
+			name:          "grpc port",
+			pod:           podOf(nil, container("triton", cport("metrics", 8002), cport("grpc", 8001))),
+			wantContainer: "triton", wantPort: 8001, wantName: "grpc", wantProtocol: "grpc",
+		},
+		{
+			name:          "http wins over grpc",
+			pod:           podOf(nil, container("triton", cport("grpc", 8001), cport("http", 8000))),
+			wantContainer: "triton", wantPort: 8000, wantName: "http", wantProtocol: "http",
+		},
+		{
+			name:          "several containers, one port each, named",
+			pod:           podOf(nil, container("cache", cport("redis", 6379)), container("model", cport("http", 8000))),
+			wantContainer: "model", wantPort: 8000, wantName: "http", wantProtocol: "http",
+		},
+		{
+			name: "annotation names the port",
+			pod: podOf(map[string]string{AnnotationPort: "serve"},
+				container("model", cport("serve", 5000), cport("http", 8000))),
+			wantContainer: "model", wantPort: 5000, wantName: "serve", wantProtocol: "http",
+		},
+		{
+			name: "annotation numbers the port",
+			pod: podOf(map[string]string{AnnotationPort: "5000", AnnotationProtocol: "grpc"},
+				container("model", cport("serve", 5000), cport("http", 8000))),
+			wantContainer: "model", wantPort: 5000, wantName: "serve", wantProtocol: "grpc",
+		},
+		{
+			name:     "annotation numbers an undeclared port",
+			pod:      podOf(map[string]string{AnnotationPort: "7000"}, container("model")),
+			wantPort: 7000, wantProtocol: "http",
+		},
+		{
+			name: "Seldon pod fronts the executor",
+			pod: podOf(nil,
+				container("classifier", cport("http", 9000), cport("grpc", 9500)),
+				container(seldonExecutor, cport("http", 8000), cport("grpc", 5001))),
+			wantContainer: seldonExecutor, wantPort: 8000, wantName: "http", wantProtocol: "http",
+		},
+		{
+			name: "Seldon pod without executor fronts the model",
+			pod: podOf(nil,
+				container("classifier", cport("http", 9000), cport("grpc", 9500))),
+			wantContainer: "classifier", wantPort: 9000, wantName: "http", wantProtocol: "http",
+		},
+		{
+			name:          "UDP ports are not fronted",
+			pod:           podOf(nil, corev1.Container{Name: "model", Ports: []corev1.ContainerPort{{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}, {Name: "web", ContainerPort: 8000}}}),
+			wantContainer: "model", wantPort: 8000, wantName: "web", wantProtocol: "http",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.pod.DeepCopy()
+			res, err := Inject(tt.pod, testConfig())
+			if err != nil {
+				t.Fatalf("Inject: %v", err)
+			}
+			if !reflect.DeepEqual(before, tt.pod) {
+				t.Fatal("Inject modified its input")
+			}
+			st := res.Status
+			if st.FrontedContainer != tt.wantContainer || st.FrontedPort != tt.wantPort || st.PortName != tt.wantName || st.Protocol != tt.wantProtocol {
+				t.Fatalf("fronted %s:%d name %q protocol %s, want %s:%d name %q protocol %s",
+					st.FrontedContainer, st.FrontedPort, st.PortName, st.Protocol, tt.wantContainer, tt.wantPort, tt.wantName, tt.wantProtocol)
+			}
+			agent := agentOf(t, res.Pod)
+			if !hasArg(agent, "--upstream-port="+itoa(tt.wantPort)) || !hasArg(agent, "--protocol="+tt.wantProtocol) {
+				t.Errorf("agent args %v do not front %d/%s", agent.Args, tt.wantPort, tt.wantProtocol)
+			}
+			if agent.Ports[0].Name != tt.wantName || agent.Ports[0].ContainerPort != 9080 {
+				t.Errorf("agent listen port %+v, want name %q on 9080", agent.Ports[0], tt.wantName)
+			}
+			if tt.wantName != "" {
+				for _, c := range res.Pod.Spec.Containers {
+					for _, p := range c.Ports {
+						if p.Name == tt.wantName {
+							t.Errorf("container %s kept port name %s: the Service would still reach the model", c.Name, p.Name)
+						}
+					}
+				}
+			}
+			if (tt.wantName == "") != slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "no name") }) {
+				t.Errorf("warnings %q: want a no-name warning exactly when the port is unnamed", res.Warnings)
+			}
+		})
+	}
+}
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+func TestInjectedSidecar(t *testing.T) {
+	cfg := testConfig()
+	pod := podOf(nil, container("model", cport("http", 8000)))
+	pod.Spec.InitContainers = []corev1.Container{{Name: "download", Image: "fetch:1"}}
+	res, err := Inject(pod, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := res.Pod
+	if n := len(out.Spec.InitContainers); n != 2 || out.Spec.InitContainers[0].Name != "download" {
+		t.Fatalf("init containers %v: want the existing one first, then the agent", out.Spec.InitContainers)
+	}
+	agent := out.Spec.InitContainers[1]
+	if agent.RestartPolicy == nil || *agent.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+		t.Error("agent is not a native sidecar (restartPolicy Always)")
+	}
+	if agent.Image != cfg.Image {
+		t.Errorf("image %s, want %s", agent.Image, cfg.Image)
+	}
+	for _, arg := range []string{"--listen-port=9080", "--admin-port=9090", "--scaler-url=" + cfg.ScalerURL, "--token-file=" + TokenDir + "/token"} {
+		if !hasArg(agent, arg) {
+			t.Errorf("args %v lack %s", agent.Args, arg)
+		}
+	}
+	env := map[string]corev1.EnvVar{}
+	for _, e := range agent.Env {
+		env[e.Name] = e
+	}
+	for name, path := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace", "POD_UID": "metadata.uid", "NODE_NAME": "spec.nodeName"} {
+		if e, ok := env[name]; !ok || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != path {
+			t.Errorf("env %s: %+v, want downward API %s", name, e, path)
+		}
+	}
+	if env[EnvCABundle].Value != cfg.CABundle {
+		t.Errorf("env %s = %q, want the CA bundle", EnvCABundle, env[EnvCABundle].Value)
+	}
+	sc := agent.SecurityContext
+	if sc == nil || !*sc.RunAsNonRoot || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation ||
+		!reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("security context %+v is not restricted", sc)
+	}
+	if agent.ReadinessProbe.HTTPGet.Path != "/readyz" || agent.ReadinessProbe.HTTPGet.Port.IntVal != 9090 ||
+		agent.LivenessProbe.HTTPGet.Path != "/healthz" {
+		t.Errorf("probes %+v %+v, want /readyz and /healthz on the admin port", agent.ReadinessProbe, agent.LivenessProbe)
+	}
+	if !reflect.DeepEqual(agent.Resources, cfg.Resources) {
+		t.Errorf("resources %v, want the template's %v", agent.Resources, cfg.Resources)
+	}
+	if len(agent.VolumeMounts) != 1 || agent.VolumeMounts[0].MountPath != TokenDir || !agent.VolumeMounts[0].ReadOnly {
+		t.Errorf("mounts %+v", agent.VolumeMounts)
+	}
+	vol := out.Spec.Volumes[len(out.Spec.Volumes)-1]
+	if vol.Name != TokenVolumeName || vol.Projected == nil || vol.Projected.Sources[0].ServiceAccountToken.Audience != TokenAudience ||
+		vol.Projected.Sources[0].ServiceAccountToken.Path != "token" {
+		t.Errorf("token volume %+v", vol)
+	}
+	var st Status
+	if err := json.Unmarshal([]byte(out.Annotations[AnnotationStatus]), &st); err != nil {
+		t.Fatalf("status annotation: %v", err)
+	}
+	want := Status{Container: ContainerName, Image: cfg.Image, Version: "v0.1.0", Volumes: []string{TokenVolumeName},
+		FrontedContainer: "model", FrontedPort: 8000, PortName: "http", ListenPort: 9080, AdminPort: 9090, Protocol: "http"}
+	if !reflect.DeepEqual(st, want) {
+		t.Errorf("status %+v, want %+v", st, want)
+	}
+}
+
+func TestInjectRewritesProbesThatUsedTheName(t *testing.T) {
+	model := container("model", cport("http", 8000), cport("metrics", 9100))
+	model.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromString("http")}}}
+	model.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("http")}}}
+	model.StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/m", Port: intstr.FromString("metrics")}}}
+	model.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/drain", Port: intstr.FromString("http")}}}
+	res, err := Inject(podOf(nil, model), testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Pod.Spec.Containers[0]
+	if got := c.ReadinessProbe.HTTPGet.Port; got != intstr.FromInt32(8000) {
+		t.Errorf("readiness port %v, want 8000", got.IntValue())
+	}
+	if got := c.LivenessProbe.TCPSocket.Port; got != intstr.FromInt32(8000) {
+		t.Errorf("liveness port %v, want 8000", got.IntValue())
+	}
+	if got := c.Lifecycle.PreStop.HTTPGet.Port; got != intstr.FromInt32(8000) {
+		t.Errorf("preStop port %v, want 8000", got.IntValue())
+	}
+	if got := c.StartupProbe.HTTPGet.Port; got != intstr.FromString("metrics") {
+		t.Errorf("startup probe on another port changed to %v", got.IntValue())
+	}
+	if c.Ports[0].Name != "" || c.Ports[1].Name != "metrics" {
+		t.Errorf("ports %+v: want only http unnamed", c.Ports)
+	}
+}
+
+func TestInjectIsIdempotent(t *testing.T) {
+	cfg := testConfig()
+	first, err := Inject(podOf(nil, container("model", cport("http", 8000))), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Inject(first.Pod, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.AlreadyInjected || again.Pod != nil {
+		t.Fatalf("second injection: %+v, want already injected and no change", again)
+	}
+	if !reflect.DeepEqual(again.Status, first.Status) {
+		t.Errorf("status %+v, want %+v", again.Status, first.Status)
+	}
+}
+
+func TestInjectOverridesFromAnnotations(t *testing.T) {
+	pod := podOf(map[string]string{
+		AnnotationProtocol:           "grpc",
+		AnnotationModelMetrics:       "vllm, tgi_queue_size",
+		AnnotationModelMetricsPath:   "/stats/prometheus",
+		AnnotationModelMetricsPort:   "9100",
+		AnnotationModelReadyPath:     "/v1/health",
+		AnnotationMaxConcurrency:     "8",
+		AnnotationQueueSize:          "32",
+		AnnotationSidecarCPU:         "200m",
+		AnnotationSidecarCPULimit:    "1",
+		AnnotationSidecarMemory:      "100Mi",
+		AnnotationSidecarMemoryLimit: "300Mi",
+		AnnotationAgentPort:          "7080",
+		AnnotationAgentAdminPort:     "7090",
+	}, container("model", cport("http", 8000), cport("metrics", 9100)))
+	res, err := Inject(pod, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := agentOf(t, res.Pod)
+	for _, arg := range []string{"--protocol=grpc", "--model-metrics=vllm,tgi_queue_size", "--model-metrics-path=/stats/prometheus",
+		"--model-metrics-port=9100", "--model-ready-path=/v1/health", "--max-concurrency=8", "--queue-size=32",
+		"--listen-port=7080", "--admin-port=7090"} {
+		if !hasArg(agent, arg) {
+			t.Errorf("args %v lack %s", agent.Args, arg)
+		}
+	}
+	want := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("100Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("300Mi")},
+	}
+	if !reflect.DeepEqual(agent.Resources, want) {
+		t.Errorf("resources %v, want %v", agent.Resources, want)
+	}
+	if agent.ReadinessProbe.HTTPGet.Port.IntVal != 7090 || res.Status.ListenPort != 7080 || res.Status.AdminPort != 7090 {
+		t.Errorf("ports not overridden: probe %v, status %+v", agent.ReadinessProbe.HTTPGet.Port.IntValue(), res.Status)
+	}
+}
+
+func TestInjectLeavesUnsafePodsAlone(t *testing.T) {
+	withHostNetwork := podOf(nil, container("model", cport("http", 8000)))
+	withHostNetwork.Spec.HostNetwork = true
+	foreignAgent := podOf(nil, container("model", cport("http", 8000)), container(ContainerName))
+	withVolume := podOf(nil, container("model", cport("http", 8000)))
+	withVolume.Spec.Volumes = []corev1.Volume{{Name: TokenVolumeName}}
+	sidecarWithName := podOf(nil, container("model", cport("http", 8000)))
+	sidecarWithName.Spec.InitContainers = []corev1.Container{{Name: "mesh", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways), Ports: []corev1.ContainerPort{cport("http", 15001)}}}
+	brokenStatus := podOf(map[string]string{AnnotationStatus: "{"}, container("model", cport("http", 8000)))
+	brokenStatus.Spec.InitContainers = []corev1.Container{{Name: ContainerName}}
+
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"no port", podOf(nil, container("model")), "no container declares a TCP port"},
+		{"several ports, none named", podOf(nil, container("model", cport("a", 1000), cport("b", 2000))), "none is named http or grpc"},
+		{"two containers both http", podOf(nil, container("a", cport("http", 8000)), container("b", cport("http", 8001))), "several containers have a port named http"},
+		{"port conflict with the agent", podOf(nil, container("model", cport("http", 8000), cport("admin", 9090))), "already uses port 9090"},
+		{"fronted port is the agent's", podOf(nil, container("model", cport("http", 9080))), "include the fronted port 9080"},
+		{"existing container named inferscale-agent", foreignAgent, "inferscale did not inject"},
+		{"unreadable status", brokenStatus, "unreadable"},
+		{"host network", withHostNetwork, "host network"},
+		{"volume name taken", withVolume, "volume named " + TokenVolumeName},
+		{"sidecar already has the name", sidecarWithName, "init container mesh already has a port named http"},
+		{"annotation names no port", podOf(map[string]string{AnnotationPort: "serve"}, container("model", cport("http", 8000))), "names no TCP port"},
+		{"annotation port out of range", podOf(map[string]string{AnnotationPort: "70000"}, container("model", cport("http", 8000))), "not a port number"},
+		{"bad protocol", podOf(map[string]string{AnnotationProtocol: "udp"}, container("model", cport("http", 8000))), "want http or grpc"},
+		{"bad memory", podOf(map[string]string{AnnotationSidecarMemory: "lots"}, container("model", cport("http", 8000))), "sidecar-memory"},
+		{"request over limit", podOf(map[string]string{AnnotationSidecarMemory: "1Gi"}, container("model", cport("http", 8000))), "exceeds its limit"},
+		{"bad metrics path", podOf(map[string]string{AnnotationModelMetricsPath: "metrics"}, container("model", cport("http", 8000))), "absolute URL path"},
+		{"bad model metrics", podOf(map[string]string{AnnotationModelMetrics: "a b;c"}, container("model", cport("http", 8000))), "model-metrics"},
+		{"bad concurrency", podOf(map[string]string{AnnotationMaxConcurrency: "-1"}, container("model", cport("http", 8000))), "max-concurrency"},
+		{"same agent ports", podOf(map[string]string{AnnotationAgentPort: "9090"}, container("model", cport("http", 8000))), "both 9090"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Inject(tt.pod, testConfig())
+			if err == nil {
+				t.Fatalf("injected %+v, want it left alone", res.Status)
+			}
+			if !IsNotInjectable(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q, want a NotInjectableError containing %q", err, tt.want)
+			}
+			if res.Pod != nil {
+				t.Error("returned a pod with the error")
+			}
+		})
+	}
+}
+
+func TestConfigVersionAndValidate(t *testing.T) {
+	for img, want := range map[string]string{
+		"inferscale/inferscale-agent:v0.1.0":          "v0.1.0",
+		"registry:5000/inferscale-agent":              "latest",
+		"registry:5000/agent:v2":                      "v2",
+		"inferscale/inferscale-agent@sha256:0123abcd": "sha256:0123abcd",
+	} {
+		c := Config{Image: img}
+		if got := c.version(); got != want {
+			t.Errorf("version of %s = %s, want %s", img, got, want)
+		}
+	}
+	good := DefaultConfig()
+	if err := good.Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"no image":       func(c *Config) { c.Image = "" },
+		"same ports":     func(c *Config) { c.AdminPort = c.ListenPort },
+		"port range":     func(c *Config) { c.ListenPort = 0 },
+		"root":           func(c *Config) { c.RunAsUser = 0 },
+		"short token":    func(c *Config) { c.TokenExpirationSeconds = 60 },
+		"bad scaler url": func(c *Config) { c.ScalerURL = "inferscale-scaler:8443" },
+	} {
+		c := DefaultConfig()
+		mutate(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted %+v", name, c)
+		}
+	}
+}
+
+func BenchmarkInject(b *testing.B) {
+	model := container("model", cport("http", 8000), cport("metrics", 9100))
+	model.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromString("http")}}}
+	pod := podOf(map[string]string{AnnotationModelMetrics: "vllm"}, model)
+	cfg := testConfig()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Inject(pod, cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func FuzzInject(f *testing.F) {
+	seeds := []*corev1.Pod{
+		podOf(nil, container("model", cport("http", 8000))),
+		podOf(map[string]string{AnnotationPort: "9000", AnnotationSidecarCPU: "1"}, container("classifier", cport("http", 9000)), container(seldonExecutor, cport("http", 8000))),
+		podOf(map[string]string{AnnotationStatus: `{"container":"inferscale-agent"}`}, container("model")),
+	}
+	for _, p := range seeds {
+		raw, _ := json.Marshal(p)
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"spec":{"containers":[{"name":"m","ports":[{"containerPort":-1,"name":"http"}]}],"initContainers":[{"name":"inferscale-agent"}]}}`))
+	cfg := testConfig()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var pod corev1.Pod
+		if json.Unmarshal(raw, &pod) != nil {
+			return
+		}
+		res, err := Inject(&pod, cfg)
+		if err != nil {
+			if !IsNotInjectable(err) {
+				t.Fatalf("error %v is not a NotInjectableError", err)
+			}
+			return
+		}
+		if res.Pod == nil {
+			return
+		}
+		// Whatever went in, injecting the result again must change nothing.
+		again, err := Inject(res.Pod, cfg)
+		if err != nil || !again.AlreadyInjected {
+			t.Fatalf("reinjection: %+v, %v", again, err)
+		}
+	})
+}

@@ -1,0 +1,25 @@
+package agent
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestREADMEListsEveryFlag keeps the table the webhook is built from in step with the flags.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	c.BindFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		row := "| `--" + f.Name + "` | `" + EnvName(f.Name) + "` |"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no row %q", row)
+		}
+	})
+}

@@ -1,0 +1,385 @@
+// Package window keeps what the agents report, per target and per pod, in per-second buckets,
+// and computes windows over them on demand: request rate, in-flight and queue averages, model
+// gauges, GPU utilization per pod, and latency percentiles from merged sketches (never from
+// averaged percentiles).
+//
+// Memory is bounded: each tracked pod holds one ring of as many one-second buckets as its
+// target's stable window is long. Latency sketches are kept per target, not per pod, in a ring
+// of their own, and only when a policy of the target scales on latency: a percentile is a
+// property of all the requests the target served (a pod that went away served them too), and
+// a per-pod ring of sketches would cost a quarter megabyte per pod. Pods that stop reporting
+// age out after a window.
+//
+// Buckets are keyed by the scaler's clock at arrival, not by the agent's interval timestamps:
+// agent clocks are not trusted, and windows must line up with the scaler's ticks.
+package window
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/scaler/target"
+)
+
+// MaxWindow bounds a ring; it is the API's maximum stable window.
+const MaxWindow = 600 * time.Second
+
+// maxInterval caps the duration one report may weigh. An agent reports every second; a
+// report claiming a long interval (a clock jump on its node) must not dominate a window.
+const maxInterval = 10 * time.Second
+
+// ErrUnknownTarget is returned by Record for a target no policy configured.
+var ErrUnknownTarget = errors.New("no policy scales this target")
+
+// Config says what to keep for one target. The controller derives it from the policies of the
+// target each tick.
+type Config struct {
+	// Window is the longest window the target's policy asks for (its stable window); it sizes
+	// the rings. Clamped to [1 s, MaxWindow].
+	Window time.Duration
+	// Latency and TimeToFirstByte keep the respective sketches; without a latency metric they
+	// would be the bulk of the memory for nothing.
+	Latency, TimeToFirstByte bool
+	// ModelMetrics are the model-server gauges to keep; others in reports are ignored.
+	ModelMetrics []string
+}
+
+// Pod identifies a reporting pod. The UID tells a re-created pod of the same name (a
+// StatefulSet's) from its predecessor, whose data must not count.
+type Pod struct {
+	Name string
+	UID  string
+}
+
+// Store holds the buckets of every target. It is safe for concurrent use: ingestion records
+// while the controller computes windows.
+type Store struct {
+	clock clock.PassiveClock
+
+	mu      sync.RWMutex
+	targets map[target.Key]*targetData
+}
+
+// NewStore returns an empty store reading time from clk.
+func NewStore(clk clock.PassiveClock) *Store {
+	return &Store{clock: clk, targets: map[target.Key]*targetData{}}
+}
+
+type targetData struct {
+	mu   sync.Mutex
+	cfg  Config
+	size int // ring length in seconds
+	// since is when the first report arrived after the last (re)configuration.
+	since time.Time
+	pods  map[string]*podData
+	// sketches is the target's ring of merged per-second latency sketches; nil unless a
+	// policy of the target scales on latency.
+	sketches []sketchBucket
+}
+
+type sketchBucket struct {
+	sec             int64
+	latency, ttfbSk reportv1.Sketch
+}
+
+type podData struct {
+	uid      string
+	last     time.Time // arrival of the last report
+	buckets  []bucket
+	modelLen int // len(cfg.ModelMetrics) the buckets were sized for
+}
+
+// bucket sums one second of reports of one pod. Gauges are kept as value×seconds so that a
+// window's average is time-weighted however the reports fall.
+type bucket struct {
+	sec      int64   // Unix second this bucket holds; a stale one is reset on reuse
+	covered  float64 // seconds of report intervals that arrived in this second
+	requests uint64
+	errors   uint64
+	inFlight float64
+	queue    float64
+	gpuUtil  float64
+	gpuMem   float64
+	gpuSecs  float64 // seconds of reports that carried GPUs
+	model    []modelSum
+}
+
+type modelSum struct {
+	sum  float64 // value×seconds
+	secs float64
+}
+
+func (b *bucket) reset(sec int64) {
+	*b = bucket{sec: sec, model: b.model[:0]}
+}
+
+func ringSize(w time.Duration) int {
+	w = min(max(w, time.Second), MaxWindow)
+	return int((w + time.Second - 1) / time.Second)
+}
+
+// Configure sets what the store keeps for target k, creating it if needed. A changed window
+// or metric set drops the target's buckets: data shaped for the old config would be read
+// wrongly, and the decision core holds while windows refill.
+func (s *Store) Configure(k target.Key, cfg Config) {
+	s.mu.RLock()
+	t := s.targets[k]
+	s.mu.RUnlock()
+	if t == nil {
+		s.mu.Lock()
+		if t = s.targets[k]; t == nil {
+			t = &targetData{pods: map[string]*podData{}}
+			s.targets[k] = t
+		}
+		s.mu.Unlock()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	size := ringSize(cfg.Window)
+	if t.size == size && t.cfg.Latency == cfg.Latency && t.cfg.TimeToFirstByte == cfg.TimeToFirstByte && equal(t.cfg.ModelMetrics, cfg.ModelMetrics) {
+		return
+	}
+	t.cfg = Config{Window: cfg.Window, Latency: cfg.Latency, TimeToFirstByte: cfg.TimeToFirstByte, ModelMetrics: append([]string(nil), cfg.ModelMetrics...)}
+	t.size = size
+	t.since = time.Time{}
+	clear(t.pods)
+	t.sketches = nil
+	if cfg.Latency || cfg.TimeToFirstByte {
+		t.sketches = make([]sketchBucket, size)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Forget drops target k and its data (its policy is gone).
+func (s *Store) Forget(k target.Key) {
+	s.mu.Lock()
+	delete(s.targets, k)
+	s.mu.Unlock()
+}
+
+// Targets returns the keys of the configured targets.
+func (s *Store) Targets() []target.Key {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys := make([]target.Key, 0, len(s.targets))
+	for k := range s.targets {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// Record adds report r of pod p to target k's current second.
+func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
+	s.mu.RLock()
+	t := s.targets[k]
+	s.mu.RUnlock()
+	if t == nil {
+		return ErrUnknownTarget
+	}
+	now := s.clock.Now()
+	sec := now.Unix()
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.since.IsZero() {
+		t.since = now
+	}
+	pd := t.pods[p.Name]
+	if pd == nil || pd.uid != p.UID {
+		pd = &podData{uid: p.UID, buckets: make([]bucket, t.size)}
+		t.pods[p.Name] = pd
+	}
+	pd.last = now
+	b := &pd.buckets[sec%int64(t.size)]
+	if b.sec != sec {
+		b.reset(sec)
+	}
+
+	d := min(r.Interval.Duration(), maxInterval).Seconds()
+	b.covered += d
+	b.requests += r.Requests.Total()
+	b.errors += r.Requests.Errors()
+	b.inFlight += r.InFlight.Average * d
+	b.queue += r.Queue.Average * d
+	if n := len(r.GPUs); n > 0 {
+		var util, mem float64
+		for _, g := range r.GPUs {
+			util += g.UtilizationPercent
+			mem += g.MemoryUtilizationPercent()
+		}
+		b.gpuUtil += util / float64(n) * d
+		b.gpuMem += mem / float64(n) * d
+		b.gpuSecs += d
+	}
+	if names := t.cfg.ModelMetrics; len(names) > 0 {
+		if len(b.model) < len(names) {
+			b.model = append(b.model[:0], make([]modelSum, len(names))...)
+		}
+		for i, name := range names {
+			if v, ok := r.ModelMetrics[name]; ok {
+				b.model[i].sum += v * d
+				b.model[i].secs += d
+			}
+		}
+	}
+	if t.sketches != nil {
+		sb := &t.sketches[sec%int64(t.size)]
+		if sb.sec != sec {
+			sb.sec = sec
+			sb.latency.Reset()
+			sb.ttfbSk.Reset()
+		}
+		if t.cfg.Latency {
+			sb.latency.Merge(&r.Latency)
+		}
+		if t.cfg.TimeToFirstByte {
+			sb.ttfbSk.Merge(&r.TimeToFirstByte)
+		}
+	}
+	return nil
+}
+
+// PodStats is one pod's summary over a window.
+type PodStats struct {
+	// Seconds is how much of the window the pod's reports covered.
+	Seconds float64
+	// Requests and Errors finished in the window.
+	Requests, Errors uint64
+	// RequestRate is Requests over Seconds: a pod that started mid-window is not diluted.
+	RequestRate float64
+	// InFlight and Queue are time-weighted averages.
+	InFlight, Queue float64
+	// GPUUtilization and GPUMemoryUtilization are percents averaged over the pod's GPUs and
+	// the window; HasGPU is false when no report carried a GPU.
+	GPUUtilization, GPUMemoryUtilization float64
+	HasGPU                               bool
+	// ModelMetrics holds the time-weighted average of each configured gauge the pod exported.
+	ModelMetrics map[string]float64
+	// LastReport is when the pod's last report arrived.
+	LastReport time.Time
+}
+
+// Snapshot is a target's data over one window.
+type Snapshot struct {
+	// Window is the length asked for.
+	Window time.Duration
+	// Pods has an entry for every pod with at least one report in the window.
+	Pods map[string]PodStats
+	// Latency and TimeToFirstByte merge the sketches of all the target's requests in the
+	// window; empty when the target does not keep them.
+	Latency, TimeToFirstByte reportv1.Sketch
+}
+
+// Window computes target k's snapshot over the last w (clamped to the ring) including the
+// current second. ok is false for an unknown target.
+func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
+	s.mu.RLock()
+	t := s.targets[k]
+	s.mu.RUnlock()
+	if t == nil {
+		return Snapshot{}, false
+	}
+	now := s.clock.Now()
+	nowSec := now.Unix()
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := int64(min(ringSize(w), t.size))
+	snap = Snapshot{Window: time.Duration(n) * time.Second, Pods: make(map[string]PodStats, len(t.pods))}
+	oldest := nowSec - n + 1
+	expired := now.Add(-time.Duration(t.size) * time.Second)
+	for name, pd := range t.pods {
+		if pd.last.Before(expired) {
+			// Aged out: nothing of it is left in any window.
+			delete(t.pods, name)
+			continue
+		}
+		var st PodStats
+		var inFlight, queue, gpuUtil, gpuMem, gpuSecs float64
+		var model []modelSum
+		for sec := oldest; sec <= nowSec; sec++ {
+			b := &pd.buckets[sec%int64(t.size)]
+			if b.sec != sec {
+				continue
+			}
+			st.Seconds += b.covered
+			st.Requests += b.requests
+			st.Errors += b.errors
+			inFlight += b.inFlight
+			queue += b.queue
+			gpuUtil += b.gpuUtil
+			gpuMem += b.gpuMem
+			gpuSecs += b.gpuSecs
+			if len(b.model) > 0 {
+				if model == nil {
+					model = make([]modelSum, len(t.cfg.ModelMetrics))
+				}
+				for i, m := range b.model {
+					model[i].sum += m.sum
+					model[i].secs += m.secs
+				}
+			}
+		}
+		if st.Seconds == 0 {
+			continue
+		}
+		st.RequestRate = float64(st.Requests) / st.Seconds
+		st.InFlight = inFlight / st.Seconds
+		st.Queue = queue / st.Seconds
+		if gpuSecs > 0 {
+			st.HasGPU = true
+			st.GPUUtilization = gpuUtil / gpuSecs
+			st.GPUMemoryUtilization = gpuMem / gpuSecs
+		}
+		for i, m := range model {
+			if m.secs > 0 {
+				if st.ModelMetrics == nil {
+					st.ModelMetrics = map[string]float64{}
+				}
+				st.ModelMetrics[t.cfg.ModelMetrics[i]] = m.sum / m.secs
+			}
+		}
+		st.LastReport = pd.last
+		snap.Pods[name] = st
+	}
+	for sec := oldest; t.sketches != nil && sec <= nowSec; sec++ {
+		if sb := &t.sketches[sec%int64(t.size)]; sb.sec == sec {
+			snap.Latency.Merge(&sb.latency)
+			snap.TimeToFirstByte.Merge(&sb.ttfbSk)
+		}
+	}
+	return snap, true
+}
+
+// Covered is how long the store has had reports of target k since it was configured (or
+// reconfigured). The controller holds scale-downs until it covers the stable window: after a
+// failover or restart the rings start empty, and a partial window would under-count load.
+func (s *Store) Covered(k target.Key) time.Duration {
+	s.mu.RLock()
+	t := s.targets[k]
+	s.mu.RUnlock()
+	if t == nil {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.since.IsZero() {
+		return 0
+	}
+	return s.clock.Since(t.since)
+}

@@ -1,0 +1,200 @@
+package optin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+)
+
+// fakeLookup answers from maps keyed "Kind/name"; namespace "ai" only.
+type fakeLookup struct {
+	objects  map[string]*Object
+	nsLabels map[string]string
+	policies map[string]string // "Group/Kind/name" -> policy
+	err      error
+}
+
+func (f *fakeLookup) NamespaceLabels(_ context.Context, name string) (map[string]string, error) {
+	return f.nsLabels, f.err
+}
+
+func (f *fakeLookup) Owner(_ context.Context, _ string, ref metav1.OwnerReference) (*Object, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.objects[ref.Kind+"/"+ref.Name], nil
+}
+
+func (f *fakeLookup) PolicyTargeting(_ context.Context, _ string, gk schema.GroupKind, name string) (string, error) {
+	return f.policies[gk.Group+"/"+gk.Kind+"/"+name], f.err
+}
+
+func ref(apiVersion, kind, name string) metav1.OwnerReference {
+	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, Controller: ptr.To(true)}
+}
+
+func obj(apiVersion, kind, name string, ann map[string]string, owner *metav1.OwnerReference) *Object {
+	gv, _ := schema.ParseGroupVersion(apiVersion)
+	o := &Object{GroupKind: gv.WithKind(kind).GroupKind(), APIVersion: apiVersion, Name: name, Annotations: ann}
+	if owner != nil {
+		o.Owners = []metav1.OwnerReference{*owner}
+	}
+	return o
+}
+
+func on(v string) map[string]string { return map[string]string{AnnotationInject: v} }
+
+// chain builds Pod → ReplicaSet llama-abc → Deployment llama (→ SeldonDeployment iris when seldon).
+func chain(rsAnn, depAnn, sdepAnn map[string]string, seldon bool) map[string]*Object {
+	var depOwner *metav1.OwnerReference
+	objs := map[string]*Object{}
+	if seldon {
+		r := ref("machinelearning.seldon.io/v1", "SeldonDeployment", "iris")
+		depOwner = &r
+		objs["SeldonDeployment/iris"] = obj("machinelearning.seldon.io/v1", "SeldonDeployment", "iris", sdepAnn, nil)
+	}
+	depRef := ref("apps/v1", "Deployment", "llama")
+	objs["ReplicaSet/llama-abc"] = obj("apps/v1", "ReplicaSet", "llama-abc", rsAnn, &depRef)
+	objs["Deployment/llama"] = obj("apps/v1", "Deployment", "llama", depAnn, depOwner)
+	return objs
+}
+
+func ownedPod(ann, labels map[string]string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		GenerateName: "llama-abc-", Annotations: ann, Labels: labels,
+		OwnerReferences: []metav1.OwnerReference{ref("apps/v1", "ReplicaSet", "llama-abc")},
+	}}
+}
+
+func TestDecide(t *testing.T) {
+	seldonLabels := map[string]string{SeldonDeploymentIDLabel: "iris", ManagedByLabel: SeldonManager}
+	hostNet := ownedPod(on("true"), nil)
+	hostNet.Spec.HostNetwork = true
+	tests := []struct {
+		name       string
+		namespace  string
+		pod        *corev1.Pod
+		lookup     *fakeLookup
+		want       bool
+		wantReason string
+		wantSeldon bool
+		wantWarn   string
+	}{
+		{name: "no annotation anywhere", pod: ownedPod(nil, nil), lookup: &fakeLookup{objects: chain(nil, nil, nil, false)},
+			want: false, wantReason: "not opted in"},
+		{name: "pod annotation", pod: ownedPod(on("true"), nil), lookup: &fakeLookup{objects: chain(nil, nil, nil, false)},
+			want: true, wantReason: "on the pod"},
+		{name: "deployment annotation", pod: ownedPod(nil, nil), lookup: &fakeLookup{objects: chain(nil, on("true"), nil, false)},
+			want: true, wantReason: "on Deployment/llama"},
+		{name: "pod opt-out beats deployment opt-in", pod: ownedPod(on("false"), nil), lookup: &fakeLookup{objects: chain(nil, on("true"), nil, false)},
+			want: false, wantReason: `"false" on the pod`},
+		{name: "replicaset nearer than deployment", pod: ownedPod(nil, nil), lookup: &fakeLookup{objects: chain(on("false"), on("true"), nil, false)},
+			want: false, wantReason: "on ReplicaSet/llama-abc"},
+		{name: "opt-out wins over namespace label", pod: ownedPod(nil, nil),
+			lookup: &fakeLookup{objects: chain(nil, on("false"), nil, false), nsLabels: map[string]string{NamespaceLabel: NamespaceEnabled}},
+			want:   false, wantReason: "on Deployment/llama"},
+		{name: "opt-out wins over policy target", pod: ownedPod(on("false"), nil),
+			lookup: &fakeLookup{objects: chain(nil, nil, nil, false), policies: map[string]string{"apps/Deployment/llama": "p"}},
+			want:   false},
+		{name: "namespace label", pod: ownedPod(nil, nil),
+			lookup: &fakeLookup{objects: chain(nil, nil, nil, false), nsLabels: map[string]string{NamespaceLabel: NamespaceEnabled}},
+			want:   true, wantReason: "namespace ai has label"},
+		{name: "namespace label with another value", pod: ownedPod(nil, nil),
+			lookup: &fakeLookup{objects: chain(nil, nil, nil, false), nsLabels: map[string]string{NamespaceLabel: "disabled"}},
+			want:   false},
+		{name: "policy targets the deployment", pod: ownedPod(nil, nil),
+			lookup: &fakeLookup{objects: chain(nil, nil, nil, false), policies: map[string]string{"apps/Deployment/llama": "llama-policy"}},
+			want:   true, wantReason: "AutoscalingPolicy llama-policy targets Deployment/llama"},
+		{name: "seldon annotation through the owner chain", pod: ownedPod(nil, nil),
+			lookup: &fakeLookup{objects: chain(nil, nil, on("true"), true)},
+			want:   true, wantReason: "on SeldonDeployment/iris", wantSeldon: true},
+		{name: "policy targets the seldon deployment", pod: ownedPod(nil, nil),
+			lookup: &fakeLookup{objects: chain(nil, nil, nil, true), policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
+			want:   true, wantReason: "targets SeldonDeployment/iris", wantSeldon: true},
+		{name: "seldon labels when the owner is not readable", pod: ownedPod(nil, seldonLabels),
+			lookup: &fakeLookup{objects: map[string]*Object{}, policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
+			want:   true, wantReason: "targets SeldonDeployment/iris", wantSeldon: true},
+		{name: "seldon labels read the seldon deployment's annotation", pod: ownedPod(nil, seldonLabels),
+			lookup: &fakeLookup{objects: map[string]*Object{"SeldonDeployment/iris": obj("machinelearning.seldon.io/v1", "SeldonDeployment", "iris", on("true"), nil)}},
+			want:   true, wantReason: "on SeldonDeployment/iris", wantSeldon: true},
+		{name: "seldon id label without seldon manager is not seldon", pod: ownedPod(nil, map[string]string{SeldonDeploymentIDLabel: "iris"}),
+			lookup: &fakeLookup{objects: map[string]*Object{}, policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
+			want:   false},
+		{name: "kube-system is excluded", namespace: "kube-system", pod: ownedPod(on("true"), nil), lookup: &fakeLookup{},
+			want: false, wantReason: "excluded"},
+		{name: "inferscale-system is excluded", namespace: "inferscale-system", pod: ownedPod(on("true"), nil), lookup: &fakeLookup{},
+			want: false, wantReason: "excluded"},
+		{name: "host network", pod: hostNet, lookup: &fakeLookup{}, want: false, wantReason: "host network"},
+		{name: "bare pod", pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Annotations: on("True")}}, lookup: &fakeLookup{},
+			want: true, wantReason: "on the pod"},
+		{name: "unparsable annotation is ignored with a warning", pod: ownedPod(on("yes"), nil),
+			lookup: &fakeLookup{objects: chain(nil, on("true"), nil, false)},
+			want:   true, wantReason: "on Deployment/llama", wantWarn: `"yes", neither true nor false`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := tt.namespace
+			if ns == "" {
+				ns = "ai"
+			}
+			d, err := Decide(context.Background(), tt.pod, ns, tt.lookup, DefaultOptions())
+			if err != nil {
+				t.Fatalf("Decide: %v", err)
+			}
+			if d.Inject != tt.want || !strings.Contains(d.Reason, tt.wantReason) {
+				t.Errorf("inject %v (%s), want %v (%s)", d.Inject, d.Reason, tt.want, tt.wantReason)
+			}
+			if d.Seldon != tt.wantSeldon {
+				t.Errorf("seldon %v, want %v", d.Seldon, tt.wantSeldon)
+			}
+			if got := strings.Join(d.Warnings, "\n"); (tt.wantWarn == "") != (got == "") || !strings.Contains(got, tt.wantWarn) {
+				t.Errorf("warnings %q, want %q", got, tt.wantWarn)
+			}
+		})
+	}
+}
+
+func TestDecideTopOwner(t *testing.T) {
+	d, err := Decide(context.Background(), ownedPod(nil, nil), "ai", &fakeLookup{objects: chain(nil, nil, nil, true)}, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top := d.Top(); top == nil || top.String() != "SeldonDeployment/iris" || len(d.Owners) != 3 {
+		t.Errorf("owners %v, want ReplicaSet, Deployment, SeldonDeployment", d.Owners)
+	}
+}
+
+func TestDecideStopsOnOwnerCycles(t *testing.T) {
+	self := ref("apps/v1", "ReplicaSet", "llama-abc")
+	l := &fakeLookup{objects: map[string]*Object{"ReplicaSet/llama-abc": obj("apps/v1", "ReplicaSet", "llama-abc", nil, &self)}}
+	d, err := Decide(context.Background(), ownedPod(nil, nil), "ai", l, DefaultOptions())
+	if err != nil || d.Inject || len(d.Owners) != maxOwnerDepth {
+		t.Errorf("decision %+v, %v: want the walk bounded at %d owners", d, err, maxOwnerDepth)
+	}
+}
+
+func TestDecideReportsLookupErrors(t *testing.T) {
+	boom := errors.New("cache not synced")
+	_, err := Decide(context.Background(), ownedPod(nil, nil), "ai", &fakeLookup{err: boom}, DefaultOptions())
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "ReplicaSet/llama-abc") {
+		t.Errorf("error %v, want the lookup error naming the owner", err)
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	l := &fakeLookup{objects: chain(nil, nil, nil, true), policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}}
+	pod := ownedPod(nil, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decide(ctx, pod, "ai", l, DefaultOptions()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

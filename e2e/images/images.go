@@ -35,8 +35,12 @@ const Tag = "dev"
 
 // Spec describes one image.
 type Spec struct {
-	// Name is the image's short name: the reference becomes inferscale.local/<Name>:dev.
+	// Name is the image's short name: the reference becomes inferscale.local/<Name>:dev
+	// unless Ref says otherwise.
 	Name string
+	// Ref, if set, is the whole reference instead: inferscale's own images take the names
+	// the manifests use, so the e2e installs the manifests exactly as users do.
+	Ref string
 	// GoPackage is the main package to build, as `go build` takes it (an import path, or a
 	// ./relative path resolved against Dir).
 	GoPackage string
@@ -125,7 +129,10 @@ func Build(ctx context.Context, spec Spec) (Image, error) {
 		return Image{}, fmt.Errorf("build image %s: set config: %w", spec.Name, err)
 	}
 
-	ref := Ref(spec.Name)
+	ref := spec.Ref
+	if ref == "" {
+		ref = Ref(spec.Name)
+	}
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		return Image{}, fmt.Errorf("build image %s: %w", spec.Name, err)

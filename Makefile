@@ -8,10 +8,13 @@ TOOLS_BIN := $(abspath $(BIN)/tools)
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen
 STATICCHECK := $(TOOLS_BIN)/staticcheck
 
-.PHONY: help build test test-unit test-e2e e2e-tools lint generate manifests verify-generate bench tools
+.PHONY: help demo build test test-unit test-e2e e2e-tools lint generate manifests verify-generate bench tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+demo: ## a real local cluster, inferscale installed, a model autoscaled under load; chart in _output/demo
+	$(GO) run ./e2e/cmd/demo
 
 build: ## build every binary into bin/
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...

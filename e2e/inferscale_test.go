@@ -1,0 +1,49 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/e2e/install"
+)
+
+var (
+	installOnce sync.Once
+	installErr  error
+)
+
+// requireInferscale installs inferscale from manifests/default once for the
+// whole run (images built, kubectl apply -k, webhook answering) and fails the
+// test if that did not work.
+func requireInferscale(t *testing.T) {
+	t.Helper()
+	installOnce.Do(func() { installErr = install.Install(context.Background(), testCluster, "default") })
+	if installErr != nil {
+		t.Fatalf("install inferscale: %v", installErr)
+	}
+}
+
+// newClient is a controller-runtime client that knows AutoscalingPolicy.
+func newClient(t *testing.T) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(testCluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,164 @@
+package certs
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
+
+	"github.com/inferscale/inferscale/certs/authority"
+)
+
+// Certificate modes, the values of --cert-mode.
+const (
+	// ModeSelfManaged: the binary creates and rotates its certificates with a Manager.
+	ModeSelfManaged = "self-managed"
+	// ModeCertManager: cert-manager issues the Secrets and cainjector fills the
+	// caBundle; the binary only serves what is mounted at the cert dir.
+	ModeCertManager = "cert-manager"
+)
+
+// Fixed names shared with the manifests and cert-manager's Certificates.
+const (
+	Namespace       = "inferscale-system"
+	CASecret        = "inferscale-ca"
+	WebhookSecret   = "inferscale-webhook-tls"
+	ScalerSecret    = "inferscale-scaler-tls"
+	WebhookService  = "inferscale-webhook"
+	ScalerService   = "inferscale-scaler"
+	MutatingWebhook = "inferscale-injector"
+	ValidatingHook  = "inferscale-validator"
+	DefaultCertDir  = "/etc/inferscale/tls"
+
+	// Keys of every Secret, the same as cert-manager writes, so both modes mount alike.
+	CertKey = "tls.crt"
+	KeyKey  = "tls.key"
+	CAKey   = "ca.crt"
+
+	defaultSyncInterval = time.Minute
+	caCommonName        = "inferscale-ca"
+)
+
+// Options configure a Manager. The zero values of the optional fields get the
+// defaults noted on each.
+type Options struct {
+	// Mode is ModeSelfManaged or ModeCertManager. A Manager is only for self-managed.
+	Mode string
+	// Namespace of the Secrets and the Service. Default inferscale-system.
+	Namespace string
+	// CASecret holds the CA (tls.crt, tls.key) and the trust bundle (ca.crt). Default inferscale-ca.
+	CASecret string
+	// ServingSecret receives this binary's serving certificate (tls.crt, tls.key, ca.crt).
+	ServingSecret string
+	// Service whose in-cluster DNS names the serving certificate covers.
+	Service string
+	// MutatingWebhookConfigurations and ValidatingWebhookConfigurations get the trust
+	// bundle as caBundle on every one of their webhooks.
+	MutatingWebhookConfigurations   []string
+	ValidatingWebhookConfigurations []string
+	// CertDir receives tls.crt, tls.key and ca.crt, replaced atomically, for the
+	// serving code's certwatcher. Empty: no files are written.
+	CertDir string
+	// Validity of serving certificates. Default one year.
+	Validity time.Duration
+	// CAValidity of a generated CA. Default ten years.
+	CAValidity time.Duration
+	// SyncInterval between checks of Start's loop. Default one minute.
+	SyncInterval time.Duration
+	// Clock drives validity and the loop. Default the real clock.
+	Clock clock.WithTicker
+	// Log receives rotations and errors of the loop. Default controller-runtime's "certs" logger.
+	Log logr.Logger
+}
+
+// WebhookOptions are the Options of inferscale-webhook: its Secret, Service and both
+// webhook configurations.
+func WebhookOptions() Options {
+	return Options{
+		Mode:                            ModeSelfManaged,
+		Namespace:                       Namespace,
+		CASecret:                        CASecret,
+		ServingSecret:                   WebhookSecret,
+		Service:                         WebhookService,
+		MutatingWebhookConfigurations:   []string{MutatingWebhook},
+		ValidatingWebhookConfigurations: []string{ValidatingHook},
+		CertDir:                         DefaultCertDir,
+		Validity:                        authority.DefaultServingValidity,
+		SyncInterval:                    defaultSyncInterval,
+	}
+}
+
+// ScalerOptions are the Options of inferscale-scaler's report endpoint.
+func ScalerOptions() Options {
+	return Options{
+		Mode:          ModeSelfManaged,
+		Namespace:     Namespace,
+		CASecret:      CASecret,
+		ServingSecret: ScalerSecret,
+		Service:       ScalerService,
+		CertDir:       DefaultCertDir,
+		Validity:      authority.DefaultServingValidity,
+		SyncInterval:  defaultSyncInterval,
+	}
+}
+
+// BindFlags registers --cert-mode, --cert-dir, --cert-validity and
+// --cert-sync-interval, with the current values as defaults, so every binary spells
+// them alike (the cert-manager manifests patch --cert-mode).
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Mode, "cert-mode", o.Mode, "serving certificates: "+ModeSelfManaged+" (create, rotate and publish them) or "+ModeCertManager+" (serve what is mounted)")
+	fs.StringVar(&o.CertDir, "cert-dir", o.CertDir, "directory of tls.crt, tls.key and ca.crt; written in "+ModeSelfManaged+" mode, read in both")
+	fs.DurationVar(&o.Validity, "cert-validity", o.Validity, "validity of self-managed serving certificates; they are renewed when a third is left")
+	fs.DurationVar(&o.SyncInterval, "cert-sync-interval", o.SyncInterval, "how often self-managed certificates are checked, renewed and re-synced to the cert dir")
+}
+
+// SelfManaged reports whether the binary must run a Manager.
+func (o Options) SelfManaged() bool { return o.Mode == ModeSelfManaged }
+
+// withDefaults fills the defaults and checks the options a Manager needs.
+func (o Options) withDefaults() (Options, error) {
+	if o.Mode != "" && o.Mode != ModeSelfManaged && o.Mode != ModeCertManager {
+		return o, fmt.Errorf("cert mode %q: want %s or %s", o.Mode, ModeSelfManaged, ModeCertManager)
+	}
+	if o.Namespace == "" {
+		o.Namespace = Namespace
+	}
+	if o.CASecret == "" {
+		o.CASecret = CASecret
+	}
+	if o.Validity == 0 {
+		o.Validity = authority.DefaultServingValidity
+	}
+	if o.CAValidity == 0 {
+		o.CAValidity = authority.DefaultCAValidity
+	}
+	if o.SyncInterval == 0 {
+		o.SyncInterval = defaultSyncInterval
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	var errs []error
+	if o.ServingSecret == "" {
+		errs = append(errs, errors.New("serving secret name is empty"))
+	}
+	if o.ServingSecret == o.CASecret {
+		errs = append(errs, fmt.Errorf("serving secret %q must differ from the CA secret", o.ServingSecret))
+	}
+	if o.Service == "" {
+		errs = append(errs, errors.New("service name is empty"))
+	}
+	if o.Validity < 0 {
+		errs = append(errs, fmt.Errorf("cert validity %s is negative", o.Validity))
+	}
+	if o.Validity > o.CAValidity {
+		errs = append(errs, fmt.Errorf("cert validity %s exceeds the CA validity %s", o.Validity, o.CAValidity))
+	}
+	if o.SyncInterval < 0 {
+		errs = append(errs, fmt.Errorf("cert sync interval %s is negative", o.SyncInterval))
+	}
+	return o, errors.Join(errs...)
+}

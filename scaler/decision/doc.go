@@ -1,0 +1,83 @@
+// Package decision is the scaler's pure decision core: one policy's spec, the target's pods,
+// the agents' windows and metrics.k8s.io usage in, with the time passed in as now; a replica
+// count, a reason, metric statuses and HPA conditions out. No client, no goroutines, no I/O.
+//
+// # State
+//
+// HPA keeps, per autoscaler, the recommendations of the last stabilization window and the
+// scale events of the last policy periods; Knative's autoscaler keeps when panic mode started
+// and the most pods it asked for since. Here that state lives in an Autoscaler, one per policy,
+// owned by the caller (the controller keeps a map from policy to *Autoscaler and drops an
+// entry when its policy goes). Decide reads and updates it; Scaled records a scale event once
+// the caller's /scale write succeeded, exactly where HPA calls storeScaleEvent. An Autoscaler
+// is not safe for concurrent use; the controller decides for one policy at a time.
+//
+// # Per metric: HPA's replica calculator
+//
+// Every metric gives its own recommendation and the largest wins (HPA's
+// computeReplicasForMetrics). Averages per pod (QueueDepth, RequestRate, ModelMetric, GPU,
+// Resource) follow calcPlainMetricReplicas and GetResourceReplicas line by line: usage ratio
+// over the ready pods with data, tolerance per direction, then HPA's second pass when pods are
+// missing data (counted at the target on a scale-down, at zero on a scale-up) or unready (at
+// zero on a scale-up), holding when that pass flips the direction. Pod grouping is HPA's
+// groupPods: terminating and failed pods are ignored, pending ones are unready; cpu applies
+// HPA's initialization-period rules, memory counts running pods as HPA does, and the agents'
+// metrics count only Ready pods, since a pod that is not Ready gets no traffic from its
+// Service and its idle gauges would dilute the average. Resource Utilization keeps HPA's
+// integer percent; the agents' metrics are averaged in float64 rather than in integer
+// milli-units.
+//
+// QueueDepth is the agents' in-flight gauge, which already counts requests waiting in the
+// agent's queue. GPU and Resource nvidia.com/gpu read the NVML utilization the agents report.
+//
+// Latency is HPA's object-metric rule (getUsageRatioReplicaCount): the percentile of the
+// window's merged sketch over the target, times the ready pods. It needs at least minRequests
+// requests in the window; with fewer it abstains (recommends nothing and blocks nothing: a
+// trickle of traffic is a valid observation that says nothing about capacity, and treating it
+// as invalid would forbid an idle target ever to scale down). With no pod reporting at all, or
+// no ready pod, it is invalid like any metric without data. Latency never pulls the count
+// below what the queue or rate metrics need because it is only one of the recommendations of
+// which the largest wins.
+//
+// Resource with a Value target (which HPA does not accept for resources) is treated like an
+// object metric: the total usage of the ready pods over the value, times the ready pods.
+//
+// # Safety
+//
+// As in HPA, when every metric is invalid, or some are and the rest would scale down, nothing
+// moves (Hold, ScalingActive=False with the first invalid metric's reason) and the
+// stabilization history is left alone. A target whose agents have no report in the stable
+// window has no agent metric at all, which is that case. Until the report store covers one
+// stable window (Input.Covered; after a restart or a failover) scale-downs hold as well. A
+// target scaled to zero by hand is left alone (ScalingActive=False ScalingDisabled). An HPA on
+// the same target stops all scaling (AbleToScale=False HorizontalPodAutoscalerConflict). While
+// a pod of the target is unschedulable no scale-up happens (AbleToScale=False
+// PodsUnschedulable); scale-downs still do.
+//
+// # Burst mode (Knative's panic mode)
+//
+// The agents' metrics are evaluated a second time over the burst window. When that
+// recommendation reaches threshold percent of the ready pods, burst mode starts or is
+// extended; it ends when a whole stable window has passed without the threshold being
+// crossed again. While it lasts the recommendation is the largest of the stable and burst
+// recommendations and of the largest one seen since burst mode began (Knative's maxPanicPods),
+// and never below the current count: no scale-down. Going up it skips scale-up stabilization
+// and the rate policies, as Knative skips its own rate smoothing in panic mode: a spike is the
+// one case where four pods per 15 s is too slow, and a policy that wants fewer pods than the
+// spike needs can turn burst off with a threshold of 1000. maxReplicas still caps it and
+// scaleUp selectPolicy Disabled still forbids it. The scale event is recorded as any other,
+// so rate policies see it once burst mode ends, and so is the recommendation, so the
+// scale-down stabilization window covers the spike.
+//
+// # Behavior
+//
+// Then autoscaling/v2 behavior exactly as HPA's normalizeDesiredReplicasWithBehaviors:
+// stabilization (the scale-up window takes the minimum of recent recommendations, the
+// scale-down window their maximum), Pods/Percent policies over their periods from the
+// recorded scale events with selectPolicy Max/Min/Disabled, then min/max, with HPA's
+// condition reasons (ScaleUpStabilized, ScaleDownStabilized, ScaleUpLimit, ScaleDownLimit,
+// TooManyReplicas, TooFewReplicas, DesiredWithinRange). As in HPA, the first decision of an
+// Autoscaler records the current count as a recommendation, so a restarted scaler does not
+// scale down before a scale-down window has passed. HPA keeps one slot per expired entry;
+// here expired recommendations and events are dropped, which reads the same.
+package decision

@@ -1,0 +1,181 @@
+// Package policy is the validating admission handler of AutoscalingPolicy:
+// the API's own validation, every field error at once, plus the checks that
+// need the API server's state (one policy per target, a target that can be
+// scaled, an HPA already scaling the target).
+package policy
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/webhook/optin"
+)
+
+// ScaleChecker says whether a kind has a /scale subresource.
+type ScaleChecker interface {
+	// HasScale reports whether the API server knows the kind and, if it does,
+	// whether the kind has a /scale subresource.
+	HasScale(ctx context.Context, gvk schema.GroupVersionKind) (known, scalable bool, err error)
+}
+
+// Validator validates AutoscalingPolicy creates and updates.
+type Validator struct {
+	// Reader lists policies and HPAs; an informer cache in production.
+	Reader client.Reader
+	// Scales answers whether a target kind can be scaled.
+	Scales ScaleChecker
+}
+
+var _ admission.Handler = (*Validator)(nil)
+
+var policyGroupKind = v1alpha1.GroupVersion.WithKind("AutoscalingPolicy").GroupKind()
+
+// Handle implements admission.Handler.
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	p, errs := decodeStrict(req.Object.Raw)
+	if p == nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the AutoscalingPolicy: %w", errs.ToAggregate()))
+	}
+	errs = append(errs, v1alpha1.ValidateAutoscalingPolicy(p)...)
+	// Advice on a risky spec only makes sense for a valid one.
+	var warnings []string
+	if len(errs) == 0 {
+		warnings = v1alpha1.Warnings(&p.Spec)
+	}
+
+	// The API server's state matters when the target is new: on create, or
+	// when an update retargets the policy. Re-checking on every update would
+	// refuse unrelated edits of a policy whose conflict arose later.
+	if targetChanged(req, p) && len(errs.Filter(isTargetRefError)) == len(errs) {
+		stateErrs, stateWarnings := v.checkState(ctx, req.Namespace, p)
+		errs = append(errs, stateErrs...)
+		warnings = append(warnings, stateWarnings...)
+	}
+	if len(errs) > 0 {
+		name := p.Name
+		if name == "" {
+			name = req.Name
+		}
+		status := apierrors.NewInvalid(policyGroupKind, name, errs).ErrStatus
+		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}.WithWarnings(warnings...)
+	}
+	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// isTargetRefError is true for errors under spec.targetRef: with those the
+// target cannot be looked up.
+func isTargetRefError(err error) bool {
+	fe, ok := err.(*field.Error)
+	return ok && strings.HasPrefix(fe.Field, "spec.targetRef")
+}
+
+// decodeStrict decodes the policy and lists unknown and duplicate fields as
+// field errors; a nil policy means the JSON could not be decoded at all.
+func decodeStrict(raw []byte) (*v1alpha1.AutoscalingPolicy, field.ErrorList) {
+	var p v1alpha1.AutoscalingPolicy
+	strict, err := sigsjson.UnmarshalStrict(raw, &p)
+	if err != nil {
+		return nil, field.ErrorList{field.InternalError(nil, err)}
+	}
+	var errs field.ErrorList
+	for _, e := range strict {
+		path := ""
+		if fe, ok := e.(sigsjson.FieldError); ok {
+			path = fe.FieldPath()
+		}
+		errs = append(errs, field.Forbidden(field.NewPath(path), e.Error()))
+	}
+	return &p, errs
+}
+
+func targetChanged(req admission.Request, p *v1alpha1.AutoscalingPolicy) bool {
+	if req.Operation == admissionv1.Create {
+		return true
+	}
+	old, _ := decodeStrict(req.OldObject.Raw)
+	return old == nil || old.Spec.TargetRef != p.Spec.TargetRef
+}
+
+// checkState refuses a second policy for a target and a kind that cannot be
+// scaled, and warns about an HPA on the target.
+//
+// An HPA is a warning, not a refusal: the conflict can arise in either order
+// and admission only sees one of them (an HPA created after the policy passes
+// no inferscale webhook), so the scaler must detect it at run time anyway. It
+// does, and holds the target (AbleToScale=False) instead of fighting the HPA,
+// so nothing flaps while both exist. Refusing would also break the documented
+// migration (apply the policy, then delete the HPA) and GitOps syncs that
+// apply both changes in no fixed order.
+//
+// Reading the state can fail (a cache not synced yet); the policy is then
+// admitted with a warning: the static validation already ran, and the
+// scaler's run-time checks remain.
+func (v *Validator) checkState(ctx context.Context, namespace string, p *v1alpha1.AutoscalingPolicy) (field.ErrorList, []string) {
+	log := logf.FromContext(ctx).WithValues("policy", namespace+"/"+p.Name)
+	ref := p.Spec.TargetRef
+	refPath := field.NewPath("spec", "targetRef")
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return nil, nil // already reported by the static validation
+	}
+	gvk := gv.WithKind(ref.Kind)
+	target := ref.Kind + " " + ref.Name
+	var errs field.ErrorList
+	var warnings []string
+
+	var policies v1alpha1.AutoscalingPolicyList
+	if err := v.Reader.List(ctx, &policies, client.InNamespace(namespace)); err != nil {
+		log.Error(err, "listing policies")
+		warnings = append(warnings, fmt.Sprintf("could not check for another AutoscalingPolicy targeting %s: %v", target, err))
+	}
+	for _, other := range policies.Items {
+		if other.Name != p.Name && other.DeletionTimestamp == nil && optin.Targets(other.Spec.TargetRef, gvk.GroupKind(), ref.Name) {
+			errs = append(errs, field.Forbidden(refPath, fmt.Sprintf("%s is already scaled by AutoscalingPolicy %s: a target has one policy; edit or delete that one", target, other.Name)))
+			break
+		}
+	}
+
+	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	if err := v.Reader.List(ctx, &hpas, client.InNamespace(namespace)); err != nil {
+		log.Error(err, "listing HorizontalPodAutoscalers")
+		warnings = append(warnings, fmt.Sprintf("could not check for a HorizontalPodAutoscaler on %s: %v", target, err))
+	}
+	for _, h := range hpas.Items {
+		r := h.Spec.ScaleTargetRef
+		if optin.Targets(v1alpha1.CrossVersionObjectReference{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name}, gvk.GroupKind(), ref.Name) {
+			warnings = append(warnings, fmt.Sprintf("HorizontalPodAutoscaler %s already scales %s: inferscale will not scale it "+
+				"(condition AbleToScale=False) until that HPA is deleted", h.Name, target))
+		}
+	}
+
+	if v.Scales != nil {
+		known, scalable, err := v.Scales.HasScale(ctx, gvk)
+		switch {
+		case err != nil:
+			log.Error(err, "checking the target's /scale subresource", "target", gvk.String())
+			warnings = append(warnings, fmt.Sprintf("could not check that %s has a /scale subresource: %v", ref.Kind, err))
+		case known && !scalable:
+			errs = append(errs, field.Invalid(refPath.Child("kind"), ref.Kind,
+				fmt.Sprintf("%s has no /scale subresource, so it cannot be scaled", gvk.GroupKind())))
+		}
+		// Unknown kinds pass: a policy may be applied before the CRD of its
+		// target (a ModelInfer, a SeldonDeployment) is installed.
+	}
+	return errs, warnings
+}

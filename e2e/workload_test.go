@@ -98,3 +98,18 @@ func TestCGOImageRuns(t *testing.T) {
 		t.Errorf("cgo image printed %q, want it to say hello from cgo", out)
 	}
 }
+
+// metrics-server runs and the metrics.k8s.io API serves, as the Resource metric (cpu, memory)
+// of a policy needs.
+func TestMetricsServerServesNodeMetrics(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now()
+	if err := testCluster.InstallMetricsServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("metrics.k8s.io serving after %s", time.Since(start).Round(100*time.Millisecond))
+	out := kubectl(t, "top", "node", "--no-headers")
+	if fields := strings.Fields(out); len(fields) < 2 || !strings.HasSuffix(fields[1], "m") {
+		t.Errorf("kubectl top node = %q, want a node with its CPU in millicores", out)
+	}
+}

@@ -297,7 +297,7 @@ func (c *Cluster) bringUp(ctx context.Context) error {
 
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeerPort)
-	if err := c.start("etcd", "/usr/bin/etcd", "--name=e2e", "--data-dir="+c.path("etcd"),
+	if err := c.start("etcd", "/usr/bin/etcd", "--name=e2e", "--logger=zap", "--data-dir="+c.path("etcd"),
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=e2e="+peerURL); err != nil {

@@ -1,3 +1,6 @@
+// Module e2e/tools/metrics-server pins the metrics-server the e2e cluster runs for the
+// metrics.k8s.io API. It is a module of its own because metrics-server builds against its own
+// k8s.io/* versions, which must not mix with the Kubernetes binaries' in e2e/tools.
 module github.com/inferscale/inferscale/e2e/tools/metrics-server
 
 go 1.26.8

@@ -1,9 +1,7 @@
 //go:build tools
 
-// Package tools pins metrics-server, which the e2e tests run so that
-// Resource (cpu, memory) policies scale on real metrics.k8s.io data. It is a
-// module of its own because metrics-server builds against an older
-// Kubernetes minor than the project does.
+// Package tools records the metrics-server command, so that `go mod tidy` keeps its
+// dependencies in go.sum. The e2e harness builds it into an image (cluster.InstallMetricsServer).
 package tools
 
 import _ "sigs.k8s.io/metrics-server/cmd/metrics-server"

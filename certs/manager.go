@@ -102,8 +102,8 @@ func (m *Manager) Start(ctx context.Context) error {
 // missing, unparsable or due. Call it once before serving, so the files exist when
 // the TLS listener starts.
 //
-// The caBundle is published before a certificate signed by a new CA is served, so
-// the API server never meets a certificate it does not trust yet.
+// The caBundle is patched before a certificate signed by a new CA is written, so
+// the API server trusts a new CA before it meets a certificate signed by it.
 func (m *Manager) Ensure(ctx context.Context) error {
 	ca, bundle, err := m.ensureCA(ctx)
 	if err != nil {

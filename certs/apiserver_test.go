@@ -1,0 +1,166 @@
+package certs
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// apiServerAssets returns a directory holding etcd and kube-apiserver for envtest:
+// $KUBEBUILDER_ASSETS, or the kube-apiserver `make e2e-tools` builds next to the
+// etcd on PATH (Debian's etcd-server, which the e2e needs too).
+func apiServerAssets(t *testing.T) string {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Skipf("no API server binaries: %v", err)
+	}
+	apiservers, _ := filepath.Glob(filepath.Join(cache, "inferscale", "k8s", "*", "kube-apiserver"))
+	etcd, err := exec.LookPath("etcd")
+	if len(apiservers) == 0 || err != nil {
+		t.Skip("no API server binaries: run `make e2e-tools` and install etcd-server, or set KUBEBUILDER_ASSETS")
+	}
+	dir := t.TempDir()
+	for name, target := range map[string]string{"kube-apiserver": apiservers[len(apiservers)-1], "etcd": etcd} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// Against a real API server, each replica of both binaries, racing, with exactly
+// the RBAC README.md lists (impersonating their ServiceAccounts), ends with one CA,
+// Secrets the API server accepts, and the caBundle set.
+func TestRealAPIServerWithDocumentedRBAC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd and kube-apiserver")
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: apiServerAssets(t)}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start API server: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	ctx := t.Context()
+	admin, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(objs ...client.Object) {
+		t.Helper()
+		for _, o := range objs {
+			if err := admin.Create(ctx, o); err != nil {
+				t.Fatalf("create %s: %v", o.GetName(), err)
+			}
+		}
+	}
+	create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}})
+	none, ignore := admissionregistrationv1.SideEffectClassNone, admissionregistrationv1.Ignore
+	cc := admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: Namespace, Name: WebhookService}}
+	create(
+		&admissionregistrationv1.MutatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: MutatingWebhook},
+			Webhooks:   []admissionregistrationv1.MutatingWebhook{{Name: "pods.inferscale.io", ClientConfig: cc, SideEffects: &none, FailurePolicy: &ignore, AdmissionReviewVersions: []string{"v1"}}},
+		},
+		&admissionregistrationv1.ValidatingWebhookConfiguration{
+			ObjectMeta: metav1.ObjectMeta{Name: ValidatingHook},
+			Webhooks:   []admissionregistrationv1.ValidatingWebhook{{Name: "policies.inferscale.io", ClientConfig: cc, SideEffects: &none, FailurePolicy: &ignore, AdmissionReviewVersions: []string{"v1"}}},
+		},
+	)
+	for _, b := range []struct {
+		sa, secret string
+		webhook    bool
+	}{{"inferscale-webhook", WebhookSecret, true}, {"inferscale-scaler", ScalerSecret, false}} {
+		subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: Namespace, Name: b.sa}}
+		create(
+			&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: b.sa}, Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "update"}, ResourceNames: []string{CASecret, b.secret}},
+				{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+			}},
+			&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: b.sa}, Subjects: subjects,
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: b.sa}},
+		)
+		if b.webhook {
+			create(
+				&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: b.sa}, Rules: []rbacv1.PolicyRule{
+					{APIGroups: []string{admissionregistrationv1.GroupName}, Resources: []string{"mutatingwebhookconfigurations"}, Verbs: []string{"get", "update"}, ResourceNames: []string{MutatingWebhook}},
+					{APIGroups: []string{admissionregistrationv1.GroupName}, Resources: []string{"validatingwebhookconfigurations"}, Verbs: []string{"get", "update"}, ResourceNames: []string{ValidatingHook}},
+				}},
+				&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: b.sa}, Subjects: subjects,
+					RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: b.sa}},
+			)
+		}
+	}
+	as := func(sa string) client.Client {
+		c := rest.CopyConfig(cfg)
+		c.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + Namespace + ":" + sa}
+		cl, err := client.New(c, client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+
+	// Three replicas of each binary, the webhook's first.
+	var managers []*Manager
+	for range 3 {
+		for _, b := range []struct {
+			sa   string
+			opts Options
+		}{{"inferscale-webhook", WebhookOptions()}, {"inferscale-scaler", ScalerOptions()}} {
+			b.opts.CertDir = t.TempDir()
+			m, err := NewManager(as(b.sa), b.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			managers = append(managers, m)
+		}
+	}
+	ensureAll := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		for _, m := range managers {
+			wg.Go(func() {
+				if err := m.Ensure(context.WithoutCancel(ctx)); err != nil {
+					t.Errorf("Ensure (%s): %v", m.opts.ServingSecret, err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	ensureAll()
+	// A replica that read before a peer's last write adopts it on its next sync.
+	ensureAll()
+	for _, m := range managers {
+		if !bytes.Equal(m.CABundle(), managers[0].CABundle()) {
+			t.Fatalf("replicas disagree on the CA bundle")
+		}
+	}
+	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := admin.Get(ctx, client.ObjectKey{Name: ValidatingHook}, &vwc); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(vwc.Webhooks[0].ClientConfig.CABundle, managers[0].CABundle()) {
+		t.Error("caBundle of the validating webhook not set")
+	}
+	checkConsistent(t, admin, managers[0].opts.Clock.Now(), managers[0], managers[2], managers[4])
+	// The scaler's Role reaches only its own serving Secret and the CA.
+	if err := as("inferscale-scaler").Get(ctx, client.ObjectKey{Namespace: Namespace, Name: WebhookSecret}, &corev1.Secret{}); err == nil {
+		t.Error("the scaler can read the webhook's Secret: the test's RBAC is wider than documented")
+	}
+}

@@ -72,6 +72,7 @@ func (l *ClientLookup) Owner(ctx context.Context, namespace string, ref metav1.O
 		GroupKind:   gv.WithKind(ref.Kind).GroupKind(),
 		APIVersion:  ref.APIVersion,
 		Name:        ref.Name,
+		UID:         obj.UID,
 		Annotations: obj.Annotations,
 		Owners:      obj.OwnerReferences,
 	}, nil

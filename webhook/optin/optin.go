@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 const (
@@ -43,6 +44,7 @@ type Object struct {
 	GroupKind   schema.GroupKind
 	APIVersion  string
 	Name        string
+	UID         types.UID
 	Annotations map[string]string
 	// Owners are the object's own owner references.
 	Owners []metav1.OwnerReference

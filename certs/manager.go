@@ -87,6 +87,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	defer ticker.Stop()
 	for {
 		if err := m.Ensure(ctx); err != nil && ctx.Err() == nil {
+			syncErrorsMetric.Inc()
 			m.log.Error(err, "certificate sync failed, retrying", "in", m.opts.SyncInterval)
 		}
 		select {
@@ -112,6 +113,7 @@ func (m *Manager) Ensure(ctx context.Context) error {
 	m.mu.Lock()
 	m.bundle = bundle
 	m.mu.Unlock()
+	expiryMetric.WithLabelValues(m.opts.CASecret).Set(float64(ca.Cert.NotAfter.Unix()))
 
 	var errs []error
 	for _, name := range m.opts.MutatingWebhookConfigurations {
@@ -125,6 +127,9 @@ func (m *Manager) Ensure(ctx context.Context) error {
 	serving, err := m.ensureServing(ctx, ca, bundle)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
+	}
+	if kp, err := authority.Parse(serving[CertKey], serving[KeyKey]); err == nil {
+		expiryMetric.WithLabelValues(m.opts.ServingSecret).Set(float64(kp.Cert.NotAfter.Unix()))
 	}
 	if m.opts.CertDir != "" {
 		err := writeAtomic(m.opts.CertDir, map[string][]byte{

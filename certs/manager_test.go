@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -461,5 +462,26 @@ func TestCertwatcherReloadsRenewedCertificate(t *testing.T) {
 		return bytes.Equal(served(), want[0].Raw), nil
 	}); err != nil {
 		t.Errorf("certwatcher serves a certificate other than the cert dir's: %v", err)
+	}
+}
+
+func TestEnsureExportsExpiry(t *testing.T) {
+	c := newFakeClient(webhookConfigs()...)
+	clk := clocktesting.NewFakeClock(t0)
+	m := newTestManager(t, c, clk)
+	if err := m.Ensure(context.Background()); err != nil {
+		t.Fatalf("Ensure: %v", err)
+	}
+	for secret, want := range map[string]time.Time{
+		CASecret:      t0.Add(m.opts.CAValidity),
+		WebhookSecret: t0.Add(m.opts.Validity),
+	} {
+		var got dto.Metric
+		if err := expiryMetric.WithLabelValues(secret).Write(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.GetGauge().GetValue() != float64(want.Unix()) {
+			t.Errorf("expiry of %s = %v, want %v", secret, got.GetGauge().GetValue(), want.Unix())
+		}
 	}
 }

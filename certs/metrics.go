@@ -1,0 +1,24 @@
+package certs
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Exported on the binaries' controller-runtime metrics endpoint, so an expiry that
+// renewal failed to prevent can be alerted on well ahead (renewal starts with a
+// third of the lifetime left).
+var (
+	expiryMetric = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "inferscale_certificate_expiry_timestamp_seconds",
+		Help: "NotAfter of the certificate in a self-managed Secret (the CA, or this binary's serving certificate), as a Unix time.",
+	}, []string{"secret"})
+	syncErrorsMetric = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "inferscale_certificate_sync_errors_total",
+		Help: "Failed rounds of self-managed certificate checks (each is retried at the next sync interval).",
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(expiryMetric, syncErrorsMetric)
+}

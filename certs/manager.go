@@ -39,6 +39,10 @@ type Manager struct {
 	opts Options
 	log  logr.Logger
 
+	// ensureMu serializes Ensure: the binary's first call and Start's loop may
+	// overlap, and two writers in one cert dir would race on its links.
+	ensureMu sync.Mutex
+
 	mu     sync.RWMutex
 	bundle []byte
 }
@@ -106,6 +110,8 @@ func (m *Manager) Start(ctx context.Context) error {
 // The caBundle is patched before a certificate signed by a new CA is written, so
 // the API server trusts a new CA before it meets a certificate signed by it.
 func (m *Manager) Ensure(ctx context.Context) error {
+	m.ensureMu.Lock()
+	defer m.ensureMu.Unlock()
 	ca, bundle, err := m.ensureCA(ctx)
 	if err != nil {
 		return err

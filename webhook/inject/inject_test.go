@@ -2,6 +2,8 @@ package inject
 
 import (
 	"encoding/json"
+	"flag"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
@@ -450,4 +452,33 @@ func FuzzInject(f *testing.F) {
 			t.Fatalf("reinjection: %+v, %v", again, err)
 		}
 	})
+}
+
+func TestBindFlags(t *testing.T) {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c.BindFlags(fs)
+	err := fs.Parse([]string{"--agent-image=reg/agent:v9", "--agent-image-pull-policy=Never", "--agent-port=7000",
+		"--agent-cpu=", "--agent-memory-limit=1Gi", "--scaler-url="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Image != "reg/agent:v9" || c.ImagePullPolicy != corev1.PullNever || c.ListenPort != 7000 || c.ScalerURL != "" {
+		t.Errorf("config %+v", c)
+	}
+	if _, ok := c.Resources.Requests[corev1.ResourceCPU]; ok {
+		t.Error("--agent-cpu= kept a CPU request")
+	}
+	if q := c.Resources.Limits[corev1.ResourceMemory]; q.String() != "1Gi" {
+		t.Errorf("memory limit %s, want 1Gi", q.String())
+	}
+	for _, bad := range [][]string{{"--agent-image-pull-policy=Sometimes"}, {"--agent-memory=lots"}, {"--agent-port=x"}} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		c := DefaultConfig()
+		c.BindFlags(fs)
+		if err := fs.Parse(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
 }

@@ -1,0 +1,126 @@
+// Command inferscale-webhook serves the admission webhooks: AutoscalingPolicy
+// validation and agent sidecar injection. See webhook/README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/certs"
+	"github.com/inferscale/inferscale/internal/version"
+	"github.com/inferscale/inferscale/webhook/inject"
+	"github.com/inferscale/inferscale/webhook/optin"
+	"github.com/inferscale/inferscale/webhook/server"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "inferscale-webhook:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		port       int
+		probeAddr  string
+		metrics    string
+		caFile     string
+		excluded   string
+		template   = inject.DefaultConfig()
+		certOpts   = certs.WebhookOptions()
+		zapOptions = zap.Options{}
+	)
+	flag.IntVar(&port, "webhook-port", 9443, "port of the admission webhook server (HTTPS)")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flag.StringVar(&metrics, "metrics-bind-address", ":8080", "address of /metrics; 0 disables it")
+	flag.StringVar(&caFile, "agent-ca-file", "", "PEM bundle injected into agents (INFERSCALE_CA_BUNDLE) to trust the scaler; default: ca.crt in --cert-dir")
+	flag.StringVar(&excluded, "excluded-namespaces", strings.Join(optin.DefaultOptions().ExcludedNamespaces, ","), "comma-separated namespaces never injected")
+	template.BindFlags(flag.CommandLine)
+	certOpts.BindFlags(flag.CommandLine)
+	zapOptions.BindFlags(flag.CommandLine)
+	flag.Parse()
+	if caFile == "" {
+		caFile = certs.CABundleFile(certOpts.CertDir)
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))
+	log := ctrl.Log.WithName("inferscale-webhook")
+	log.Info("starting", "version", version.String(), "certMode", certOpts.Mode, "agentImage", template.Image)
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	ctx := ctrl.SetupSignalHandler()
+
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: metrics},
+		HealthProbeBindAddress: probeAddr,
+		WebhookServer:          webhook.NewServer(webhook.Options{Port: port, CertDir: certOpts.CertDir}),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if certOpts.SelfManaged() {
+		// A direct client: the certificate bootstrap reads a few named
+		// Secrets and needs neither an informer nor list/watch rights.
+		c, err := client.New(restCfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		cm, err := certs.NewManager(c, certOpts)
+		if err != nil {
+			return fmt.Errorf("certificates: %w", err)
+		}
+		// The webhook server cannot start without its files.
+		ensureCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		err = cm.Ensure(ensureCtx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("certificates: %w", err)
+		}
+		if err := mgr.Add(cm); err != nil {
+			return err
+		}
+	}
+	opts := server.Options{Template: template, CAFile: caFile, OptIn: optin.Options{ExcludedNamespaces: splitList(excluded)}}
+	if err := server.Setup(mgr, opts); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

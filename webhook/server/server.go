@@ -1,0 +1,140 @@
+// Package server wires the admission handlers into a controller-runtime
+// manager: their paths, the informers they read, and the readiness that
+// waits for those informers.
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/webhook/inject"
+	"github.com/inferscale/inferscale/webhook/injector"
+	"github.com/inferscale/inferscale/webhook/optin"
+	"github.com/inferscale/inferscale/webhook/policy"
+)
+
+// Paths of the handlers; manifests/webhook's configurations call them.
+const (
+	InjectPath   = "/inject-pod"
+	ValidatePath = "/validate-autoscalingpolicy"
+	// EventSource is the reporting controller of the webhook's Events.
+	EventSource = "inferscale-webhook"
+)
+
+// Options configure the handlers.
+type Options struct {
+	Template inject.Config
+	// CAFile is the PEM bundle injected into agents to trust the scaler.
+	CAFile string
+	OptIn  optin.Options
+}
+
+// Setup registers both handlers on mgr's webhook server, the informers they
+// read, and the "informers" readiness check.
+func Setup(mgr manager.Manager, opts Options) error {
+	if err := opts.Template.Validate(); err != nil {
+		return err
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	validator := &policy.Validator{
+		Reader: mgr.GetCache(),
+		Scales: &policy.DiscoveryScales{Mapper: mgr.GetRESTMapper(), Discovery: disco, Clock: clock.RealClock{}, TTL: time.Minute},
+	}
+	inj := &injector.Injector{
+		Lookup:   &optin.ClientLookup{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()},
+		Options:  opts.OptIn,
+		Template: opts.Template,
+		CABundle: injector.CAFile(opts.CAFile),
+		Services: mgr.GetCache(),
+		Recorder: mgr.GetEventRecorder(EventSource),
+	}
+	srv := mgr.GetWebhookServer()
+	// A panic answers 500, which the injector's failurePolicy Ignore turns
+	// into an unchanged pod, and the validator's Fail into a refusal.
+	srv.Register(InjectPath, &admission.Webhook{Handler: inj, RecoverPanic: ptr.To(true)})
+	srv.Register(ValidatePath, &admission.Webhook{Handler: validator, RecoverPanic: ptr.To(true)})
+
+	warm := &warmup{cache: mgr.GetCache()}
+	if err := mgr.Add(warm); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("webhook-server", srv.StartedChecker()); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("informers", warm.check)
+}
+
+// informed are the objects the handlers read. Owners and namespaces are
+// metadata only: annotations, labels and owner references are all the
+// decision needs, and a cluster's ReplicaSets are many.
+func informed() []client.Object {
+	partial := func(apiVersion, kind string) client.Object {
+		return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
+	}
+	return []client.Object{
+		partial("v1", "Namespace"),
+		partial(appsv1.SchemeGroupVersion.String(), "ReplicaSet"),
+		partial(appsv1.SchemeGroupVersion.String(), "Deployment"),
+		partial(optin.SeldonDeploymentGVK.GroupVersion().String(), optin.SeldonDeploymentGVK.Kind),
+		&corev1.Service{},
+		&autoscalingv2.HorizontalPodAutoscaler{},
+		&v1alpha1.AutoscalingPolicy{},
+	}
+}
+
+// warmup starts the informers before the pod reports ready, so the first
+// admissions read a synced cache instead of starting informers on the
+// request path, under the API server's webhook timeout. Kinds without a CRD
+// (SeldonDeployment where Seldon is not installed) are skipped; the cache
+// starts their informer on first use if the CRD appears.
+type warmup struct {
+	cache  cache.Informers
+	synced atomic.Bool
+}
+
+// NeedLeaderElection is false: every replica serves admissions.
+func (w *warmup) NeedLeaderElection() bool { return false }
+
+// Start implements manager.Runnable.
+func (w *warmup) Start(ctx context.Context) error {
+	log := logf.FromContext(ctx).WithName("warmup")
+	for _, obj := range informed() {
+		if _, err := w.cache.GetInformer(ctx, obj); err != nil {
+			if meta.IsNoMatchError(err) {
+				log.Info("kind not served, its informer starts when it is", "kind", obj.GetObjectKind().GroupVersionKind().String())
+				continue
+			}
+			return err
+		}
+	}
+	w.synced.Store(true)
+	return nil
+}
+
+func (w *warmup) check(*http.Request) error {
+	if !w.synced.Load() {
+		return errors.New("informers not synced yet")
+	}
+	return nil
+}

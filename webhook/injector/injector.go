@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -87,13 +88,13 @@ func (in *Injector) Handle(ctx context.Context, req admission.Request) admission
 	if in.CABundle != nil {
 		bundle, err := in.CABundle()
 		if err != nil {
-			return in.notInjected(ctx, &pod, d, fmt.Sprintf("the scaler's CA bundle is not readable: %v", err), warnings)
+			return in.notInjected(ctx, ptr.Deref(req.DryRun, false), &pod, d, fmt.Sprintf("the scaler's CA bundle is not readable: %v", err), warnings)
 		}
 		cfg.CABundle = bundle
 	}
 	res, err := inject.Inject(&pod, &cfg)
 	if err != nil {
-		return in.notInjected(ctx, &pod, d, err.Error(), warnings)
+		return in.notInjected(ctx, ptr.Deref(req.DryRun, false), &pod, d, err.Error(), warnings)
 	}
 	if res.AlreadyInjected {
 		return admission.Allowed("already injected").WithWarnings(warnings...)
@@ -103,13 +104,13 @@ func (in *Injector) Handle(ctx context.Context, req admission.Request) admission
 
 	patched, err := json.Marshal(res.Pod)
 	if err != nil {
-		return in.notInjected(ctx, &pod, d, fmt.Sprintf("encoding the injected pod: %v", err), warnings)
+		return in.notInjected(ctx, ptr.Deref(req.DryRun, false), &pod, d, fmt.Sprintf("encoding the injected pod: %v", err), warnings)
 	}
 	log.V(1).Info("injecting the agent", "why", d.Reason, "port", res.Status.FrontedPort)
 	resp := admission.PatchResponseFromRaw(req.Object.Raw, patched)
 	if !resp.Allowed {
 		// Only when the JSON patch cannot be computed; fail safe all the same.
-		return in.notInjected(ctx, &pod, d, "computing the patch: "+resp.Result.Message, warnings)
+		return in.notInjected(ctx, ptr.Deref(req.DryRun, false), &pod, d, "computing the patch: "+resp.Result.Message, warnings)
 	}
 	resp.Result = &metav1.Status{Code: http.StatusOK, Message: "injected: " + d.Reason}
 	return resp.WithWarnings(warnings...)
@@ -118,9 +119,10 @@ func (in *Injector) Handle(ctx context.Context, req admission.Request) admission
 // notInjected admits the pod unchanged, warns the creator, and records an
 // Event on the pod's workload, which outlives the pod and is where a user
 // looks (`kubectl describe deployment`).
-func (in *Injector) notInjected(ctx context.Context, pod *corev1.Pod, d optin.Decision, why string, warnings []string) admission.Response {
+func (in *Injector) notInjected(ctx context.Context, dryRun bool, pod *corev1.Pod, d optin.Decision, why string, warnings []string) admission.Response {
 	logf.FromContext(ctx).Info("pod opted in but not injected", "why", why, "optedInBy", d.Reason)
-	if in.Recorder != nil {
+	// A dry run must leave no trace (sideEffects: NoneOnDryRun).
+	if in.Recorder != nil && !dryRun {
 		if regarding := eventObject(pod, d); regarding != nil {
 			in.Recorder.Eventf(regarding, nil, corev1.EventTypeWarning, ReasonNotInjected, "Inject",
 				"pod %s opted in (%s) but admitted without the inferscale agent: %s", podLabel(pod), d.Reason, why)

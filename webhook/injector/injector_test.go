@@ -159,6 +159,7 @@ func TestAdmitsUnchanged(t *testing.T) {
 		lookup    optin.Lookup
 		pod       *corev1.Pod
 		caErr     error
+		dryRun    bool
 		wantWarn  string
 		wantEvent string
 	}{
@@ -167,6 +168,7 @@ func TestAdmitsUnchanged(t *testing.T) {
 		{name: "no port to front", lookup: lookup{}, pod: modelPod(true), wantWarn: "no container declares a TCP port",
 			wantEvent: "Warning InferscaleNotInjected pod llama-abc-* opted in"},
 		{name: "owner lookup fails", lookup: lookup{err: errors.New("cache not synced")}, pod: withPort, wantWarn: "could not decide"},
+		{name: "dry run leaves no event", lookup: lookup{}, pod: modelPod(true), dryRun: true, wantWarn: "no container declares a TCP port"},
 		{name: "CA bundle unreadable", lookup: lookup{}, pod: withPort, caErr: errors.New("no such file"), wantWarn: "CA bundle is not readable",
 			wantEvent: "InferscaleNotInjected"},
 	}
@@ -176,7 +178,9 @@ func TestAdmitsUnchanged(t *testing.T) {
 			if tt.caErr != nil {
 				in.CABundle = func() (string, error) { return "", tt.caErr }
 			}
-			resp := in.Handle(context.Background(), podRequest(t, tt.pod))
+			req := podRequest(t, tt.pod)
+			req.DryRun = ptr.To(tt.dryRun)
+			resp := in.Handle(context.Background(), req)
 			if !resp.Allowed || len(resp.Patches) != 0 {
 				t.Fatalf("response %+v, want admitted unchanged", resp)
 			}

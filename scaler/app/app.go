@@ -1,0 +1,245 @@
+// Package app wires the scaler together: a controller-runtime manager with leader election,
+// the report server on every replica, and the decision loop, leader label and store on the
+// leader.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/scale"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/certs"
+	"github.com/inferscale/inferscale/scaler/attribution"
+	"github.com/inferscale/inferscale/scaler/auth"
+	"github.com/inferscale/inferscale/scaler/controller"
+	"github.com/inferscale/inferscale/scaler/ingest"
+	"github.com/inferscale/inferscale/scaler/window"
+)
+
+// Options are the scaler's flags.
+type Options struct {
+	ListenAddress    string
+	MetricsAddress   string
+	ProbeAddress     string
+	TickInterval     time.Duration
+	StatusInterval   time.Duration
+	LeaderElection   bool
+	LeaderElectionID string
+	ReportRate       float64
+	ReportBurst      int
+	AttributionTTL   time.Duration
+	APIQPS           float64
+	APIBurst         int
+	Certs            certs.Options
+}
+
+// DefaultOptions are the defaults of the flags.
+func DefaultOptions() Options {
+	return Options{
+		ListenAddress:    ":8443",
+		MetricsAddress:   ":8080",
+		ProbeAddress:     ":8081",
+		TickInterval:     time.Second,
+		StatusInterval:   15 * time.Second,
+		LeaderElection:   true,
+		LeaderElectionID: "inferscale-scaler",
+		ReportRate:       5,
+		ReportBurst:      10,
+		AttributionTTL:   15 * time.Second,
+		APIQPS:           100,
+		APIBurst:         200,
+		Certs:            certs.ScalerOptions(),
+	}
+}
+
+// BindFlags registers the flags on fs.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.ListenAddress, "listen-address", o.ListenAddress, "HTTPS address of the report endpoint POST /v1/reports")
+	fs.StringVar(&o.MetricsAddress, "metrics-bind-address", o.MetricsAddress, "address of the Prometheus /metrics endpoint; 0 disables it")
+	fs.StringVar(&o.ProbeAddress, "health-probe-bind-address", o.ProbeAddress, "address of /healthz and /readyz")
+	fs.DurationVar(&o.TickInterval, "tick-interval", o.TickInterval, "how often every policy is decided")
+	fs.DurationVar(&o.StatusInterval, "status-interval", o.StatusInterval, "how often status is rewritten when only observed metric values changed")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect one replica to decide; turn off only for a single replica")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")
+	fs.Float64Var(&o.ReportRate, "report-rate", o.ReportRate, "reports per second allowed per pod")
+	fs.IntVar(&o.ReportBurst, "report-burst", o.ReportBurst, "burst of reports allowed per pod")
+	fs.DurationVar(&o.AttributionTTL, "attribution-ttl", o.AttributionTTL, "how long a pod's attribution to a target is remembered")
+	fs.Float64Var(&o.APIQPS, "kube-api-qps", o.APIQPS, "queries per second to the API server (a /scale read per policy per tick)")
+	fs.IntVar(&o.APIBurst, "kube-api-burst", o.APIBurst, "burst of queries to the API server")
+	o.Certs.BindFlags(fs)
+}
+
+// Run runs the scaler until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, o Options) error {
+	log := ctrl.Log.WithName("scaler")
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(o.APIQPS), o.APIBurst
+	namespace := envOr("POD_NAMESPACE", certs.Namespace)
+	podName := os.Getenv("POD_NAME")
+	if o.LeaderElection && podName == "" {
+		return errors.New("POD_NAME must name this pod (downward API) for the leader label")
+	}
+
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return err
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddress},
+		HealthProbeBindAddress:        o.ProbeAddress,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              o.LeaderElectionID,
+		LeaderElectionNamespace:       namespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	direct, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+
+	if o.Certs.SelfManaged() {
+		cm, err := certs.NewManager(direct, o.Certs)
+		if err != nil {
+			return err
+		}
+		// The report server loads the files at start, so they must exist first.
+		if err := ensureCerts(ctx, cm, log); err != nil {
+			return err
+		}
+		if err := mgr.Add(cm); err != nil {
+			return err
+		}
+	}
+
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("create clientset: %w", err)
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("create discovery client: %w", err)
+	}
+	scales, err := scale.NewForConfig(cfg, mgr.GetRESTMapper(), dynamic.LegacyAPIPathResolverFunc,
+		scale.NewDiscoveryScaleKindResolver(memory.NewMemCacheClient(disc)))
+	if err != nil {
+		return fmt.Errorf("create scale client: %w", err)
+	}
+	usage, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("create metrics.k8s.io client: %w", err)
+	}
+
+	clk := clock.RealClock{}
+	store := window.NewStore(clk)
+	resolver := attribution.New(mgr.GetClient(), clk, o.AttributionTTL)
+	var leader atomic.Bool
+	go func() {
+		select {
+		case <-mgr.Elected():
+			leader.Store(true)
+			log.Info("Elected leader; accepting reports")
+		case <-ctx.Done():
+		}
+	}()
+
+	handler := ingest.New(ingest.Options{
+		Auth:       auth.New(kube.AuthenticationV1().TokenReviews(), clk, auth.Options{}),
+		Attributor: resolver,
+		Store:      store,
+		IsLeader:   leader.Load,
+		Clock:      clk,
+		Metrics:    ingest.NewMetrics(ctrlmetrics.Registry),
+		Log:        log.WithName("ingest"),
+		Rate:       rate.Limit(o.ReportRate),
+		Burst:      o.ReportBurst,
+	})
+	runnables := []manager.Runnable{
+		&ingest.Server{Addr: o.ListenAddress, CertDir: o.Certs.CertDir, Handler: handler, Log: log.WithName("server")},
+		controller.New(controller.Options{
+			Client:         mgr.GetClient(),
+			Mapper:         mgr.GetRESTMapper(),
+			Scales:         scales,
+			Usage:          usage.MetricsV1beta1(),
+			Store:          store,
+			Resolver:       resolver,
+			Events:         mgr.GetEventRecorder("inferscale-scaler"),
+			Metrics:        controller.NewMetrics(ctrlmetrics.Registry),
+			Clock:          clk,
+			Log:            log.WithName("controller"),
+			Interval:       o.TickInterval,
+			StatusInterval: o.StatusInterval,
+		}),
+	}
+	if o.LeaderElection {
+		runnables = append(runnables, &controller.LeaderLabeler{Client: direct, Namespace: namespace, PodName: podName, Log: log.WithName("leader")})
+	}
+	for _, r := range runnables {
+		if err := mgr.Add(r); err != nil {
+			return err
+		}
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("Starting", "listen", o.ListenAddress, "tick", o.TickInterval, "leaderElection", o.LeaderElection)
+	return mgr.Start(ctx)
+}
+
+// ensureCerts creates or loads the serving certificate, retrying while the API server is not
+// reachable yet.
+func ensureCerts(ctx context.Context, cm *certs.Manager, log logr.Logger) error {
+	for {
+		err := cm.Ensure(ctx)
+		if err == nil {
+			return nil
+		}
+		log.Error(err, "Preparing the serving certificate failed; retrying")
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("serving certificate: %w", err)
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,405 @@
+// Package controller is the scaler's thin Kubernetes edge: every tick it reads, per
+// AutoscalingPolicy, the target's /scale, its pods, HPAs on the same target and
+// metrics.k8s.io usage, hands them with the report windows to the pure decision core, writes
+// /scale when the desired count changes, and records status, Events and metrics.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/scale"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/scaler/attribution"
+	"github.com/inferscale/inferscale/scaler/decision"
+	"github.com/inferscale/inferscale/scaler/target"
+	"github.com/inferscale/inferscale/scaler/window"
+)
+
+// Options configure a Controller. Every field but the tunables is required.
+type Options struct {
+	// Client reads policies, pods and HPAs from the manager's cache and writes status.
+	Client client.Client
+	// Mapper maps a target's group and kind to its resource, for the scale client.
+	Mapper apimeta.RESTMapper
+	// Scales reads and writes /scale of any kind.
+	Scales scale.ScalesGetter
+	// Usage reads metrics.k8s.io; nil when the API is not served (Resource metrics are then
+	// invalid).
+	Usage    UsageReader
+	Store    *window.Store
+	Resolver *attribution.Resolver
+	Events   events.EventRecorder
+	Metrics  *Metrics
+	Clock    clock.PassiveClock
+	Log      logr.Logger
+
+	// Interval between ticks. Default 1 s.
+	Interval time.Duration
+	// StatusInterval is how often status is written when only the observed metric values
+	// changed; any other change is written at once. Default 15 s (HPA's sync period), so
+	// 1,000 policies do not cost 1,000 status writes per second.
+	StatusInterval time.Duration
+	// Concurrency is how many policies are worked on at once within a tick. Default 8.
+	Concurrency int
+}
+
+// Controller runs the ticks. It needs leader election: one replica decides.
+type Controller struct {
+	opts     Options
+	client   client.Client
+	resolver *attribution.Resolver
+
+	mu       sync.Mutex
+	policies map[types.NamespacedName]*policyState
+}
+
+// policyState is what the controller remembers of one policy between ticks; a tick works on
+// one policy in one goroutine, so it needs no lock of its own.
+type policyState struct {
+	key         target.Key
+	autoscaler  decision.Autoscaler
+	statusWrite time.Time // last status write
+}
+
+var (
+	_ manager.Runnable               = (*Controller)(nil)
+	_ manager.LeaderElectionRunnable = (*Controller)(nil)
+)
+
+// New returns a Controller.
+func New(opts Options) *Controller {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.StatusInterval <= 0 {
+		opts.StatusInterval = 15 * time.Second
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	return &Controller{opts: opts, client: opts.Client, resolver: opts.Resolver, policies: map[types.NamespacedName]*policyState{}}
+}
+
+// NeedLeaderElection is true: two replicas writing /scale would fight.
+func (c *Controller) NeedLeaderElection() bool { return true }
+
+// Start ticks until ctx ends.
+func (c *Controller) Start(ctx context.Context) error {
+	t := time.NewTicker(c.opts.Interval)
+	defer t.Stop()
+	for {
+		start := time.Now()
+		if err := c.Tick(ctx); err != nil && ctx.Err() == nil {
+			c.opts.Log.Error(err, "Tick failed")
+		}
+		c.opts.Metrics.tick.Observe(time.Since(start).Seconds())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Tick decides once for every policy.
+func (c *Controller) Tick(ctx context.Context) error {
+	var list v1alpha1.AutoscalingPolicyList
+	if err := c.client.List(ctx, &list); err != nil {
+		return fmt.Errorf("list AutoscalingPolicies: %w", err)
+	}
+	owners := owningPolicies(list.Items)
+
+	c.mu.Lock()
+	seen := make(map[types.NamespacedName]bool, len(list.Items))
+	work := make([]*v1alpha1.AutoscalingPolicy, 0, len(list.Items))
+	states := make([]*policyState, 0, len(list.Items))
+	for i := range list.Items {
+		p := &list.Items[i]
+		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+		seen[nn] = true
+		k := target.ForPolicy(p)
+		st := c.policies[nn]
+		if st == nil || st.key != k {
+			st = &policyState{key: k}
+			c.policies[nn] = st
+		}
+		work = append(work, p)
+		states = append(states, st)
+	}
+	for nn, st := range c.policies {
+		if !seen[nn] {
+			delete(c.policies, nn)
+			c.opts.Metrics.forget(nn.String())
+			if owners[st.key] == nil {
+				c.opts.Store.Forget(st.key)
+				c.resolver.SetSelector(st.key, nil)
+			}
+		}
+	}
+	c.mu.Unlock()
+
+	sem := make(chan struct{}, c.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, p := range work {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c.reconcile(ctx, p, states[i], owners[states[i].key])
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// owningPolicies picks, for every target, the one policy allowed to scale it: the oldest
+// (then by name). Two policies on one target would fight like two HPAs; the others are told.
+func owningPolicies(ps []v1alpha1.AutoscalingPolicy) map[target.Key]*v1alpha1.AutoscalingPolicy {
+	out := map[target.Key]*v1alpha1.AutoscalingPolicy{}
+	for i := range ps {
+		p := &ps[i]
+		k := target.ForPolicy(p)
+		if cur, ok := out[k]; !ok || p.CreationTimestamp.Before(&cur.CreationTimestamp) ||
+			(p.CreationTimestamp.Equal(&cur.CreationTimestamp) && p.Name < cur.Name) {
+			out[k] = p
+		}
+	}
+	return out
+}
+
+// storeConfig is what the report store keeps for a policy's target.
+func storeConfig(spec *v1alpha1.AutoscalingPolicySpec) window.Config {
+	cfg := window.Config{Window: time.Duration(*spec.StableWindowSeconds) * time.Second}
+	for _, m := range spec.Metrics {
+		switch {
+		case m.Latency != nil && m.Latency.TimeToFirstByte:
+			cfg.TimeToFirstByte = true
+		case m.Latency != nil:
+			cfg.Latency = true
+		case m.ModelMetric != nil && !slices.Contains(cfg.ModelMetrics, m.ModelMetric.Name):
+			cfg.ModelMetrics = append(cfg.ModelMetrics, m.ModelMetric.Name)
+		}
+	}
+	slices.Sort(cfg.ModelMetrics)
+	return cfg
+}
+
+func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolicy, st *policyState, owner *v1alpha1.AutoscalingPolicy) {
+	name := p.Namespace + "/" + p.Name
+	log := c.opts.Log.WithValues("policy", name, "target", st.key.String())
+	now := c.opts.Clock.Now()
+
+	if errs := v1alpha1.ValidateAutoscalingPolicy(p); len(errs) > 0 {
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, "InvalidPolicy", errs.ToAggregate().Error()), nil)
+		return
+	}
+	if owner != nil && owner.Name != p.Name {
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, "AmbiguousPolicies",
+			fmt.Sprintf("AutoscalingPolicy %s also targets %s and takes precedence", owner.Name, st.key)), nil)
+		return
+	}
+	spec := p.Spec.Defaulted()
+	c.opts.Store.Configure(st.key, storeConfig(spec))
+
+	gr, sc, err := c.getScale(ctx, st.key, p.Spec.TargetRef.APIVersion)
+	if err != nil {
+		c.opts.Metrics.errors.WithLabelValues(name, "scale_get").Inc()
+		log.Error(err, "Reading /scale failed")
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, "FailedGetScale", err.Error()), nil)
+		return
+	}
+	pods, sel, err := c.targetPods(ctx, st.key, sc.Status.Selector)
+	if err != nil {
+		c.opts.Metrics.errors.WithLabelValues(name, "pods").Inc()
+		log.Error(err, "Listing the target's pods failed")
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, "FailedListPods", err.Error()), nil)
+		return
+	}
+	if sc.Status.Selector != "" {
+		c.resolver.SetSelector(st.key, sel)
+	}
+
+	in := decision.Input{
+		Spec:            spec,
+		CurrentReplicas: sc.Spec.Replicas,
+		Pods:            make([]decision.Pod, 0, len(pods)),
+		Covered:         c.opts.Store.Covered(st.key),
+	}
+	in.Stable, _ = c.opts.Store.Window(st.key, time.Duration(*spec.StableWindowSeconds)*time.Second)
+	in.Burst, _ = c.opts.Store.Window(st.key, time.Duration(*spec.Burst.WindowSeconds)*time.Second)
+	for i := range pods {
+		in.Pods = append(in.Pods, decisionPod(&pods[i]))
+	}
+	if in.HPAConflict, err = c.hpaConflict(ctx, st.key); err != nil {
+		log.Error(err, "Listing HorizontalPodAutoscalers failed")
+	}
+	if res := resourcesOf(spec); len(res) > 0 {
+		in.Resources = c.usage(ctx, log, st.key.Namespace, sel, pods, res)
+	}
+
+	d := st.autoscaler.Decide(&in, now)
+	c.observe(name, &in, &d)
+
+	var scaled *metav1.Time
+	if d.DesiredReplicas != sc.Spec.Replicas {
+		from := sc.Spec.Replicas
+		sc.Spec.Replicas = d.DesiredReplicas
+		if _, err := c.opts.Scales.Scales(st.key.Namespace).Update(ctx, gr, sc, metav1.UpdateOptions{}); err != nil {
+			c.opts.Metrics.errors.WithLabelValues(name, "scale_update").Inc()
+			log.Error(err, "Writing /scale failed", "from", from, "to", d.DesiredReplicas)
+			c.opts.Events.Eventf(p, nil, corev1.EventTypeWarning, "FailedRescale", "Scale", "New size: %d; reason: %s; error: %v", d.DesiredReplicas, d.Reason, err)
+			c.writeStatus(ctx, log, p, st, now, &d, failed(v1alpha1.AbleToScale, "FailedUpdateScale", err.Error()), nil)
+			return
+		}
+		st.autoscaler.Scaled(from, d.DesiredReplicas, now)
+		direction := "up"
+		if d.DesiredReplicas < from {
+			direction = "down"
+		}
+		c.opts.Metrics.scales.WithLabelValues(name, direction).Inc()
+		c.opts.Events.Eventf(p, nil, corev1.EventTypeNormal, "SuccessfulRescale", "Scale", "New size: %d; reason: %s", d.DesiredReplicas, d.Reason)
+		log.Info("Rescaled", "from", from, "to", d.DesiredReplicas, "reason", d.Reason)
+		t := metav1.NewTime(now)
+		scaled = &t
+	}
+	c.writeStatus(ctx, log, p, st, now, &d, nil, scaled)
+}
+
+// getScale reads the target's /scale. The mapping comes from the RESTMapper, so any kind
+// with a scale subresource works, SeldonDeployments included.
+func (c *Controller) getScale(ctx context.Context, k target.Key, apiVersion string) (schema.GroupResource, *autoscalingv1.Scale, error) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return schema.GroupResource{}, nil, fmt.Errorf("targetRef.apiVersion %q: %w", apiVersion, err)
+	}
+	mapping, err := c.opts.Mapper.RESTMapping(k.GroupKind(), gv.Version)
+	if err != nil {
+		return schema.GroupResource{}, nil, fmt.Errorf("map %s: %w", k.GroupKind(), err)
+	}
+	gr := mapping.Resource.GroupResource()
+	sc, err := c.opts.Scales.Scales(k.Namespace).Get(ctx, gr, k.Name, metav1.GetOptions{})
+	if err != nil {
+		return gr, nil, fmt.Errorf("get %s %s/%s/scale: %w", gr, k.Namespace, k.Name, err)
+	}
+	return gr, sc, nil
+}
+
+// hpaConflict names an HPA that scales the same target.
+func (c *Controller) hpaConflict(ctx context.Context, k target.Key) (string, error) {
+	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	if err := c.client.List(ctx, &hpas, client.InNamespace(k.Namespace)); err != nil {
+		return "", fmt.Errorf("list HorizontalPodAutoscalers in %s: %w", k.Namespace, err)
+	}
+	for _, h := range hpas.Items {
+		ref := h.Spec.ScaleTargetRef
+		gv, _ := schema.ParseGroupVersion(ref.APIVersion)
+		if gv.Group == k.Group && ref.Kind == k.Kind && ref.Name == k.Name {
+			return h.Name, nil
+		}
+	}
+	return "", nil
+}
+
+func (c *Controller) observe(name string, in *decision.Input, d *decision.Decision) {
+	m := c.opts.Metrics
+	m.observe(name, d)
+	var ready, unready, terminating int
+	for _, p := range in.Pods {
+		switch {
+		case p.Terminating:
+			terminating++
+		case p.Ready == corev1.ConditionTrue:
+			ready++
+		default:
+			unready++
+		}
+	}
+	m.pods.WithLabelValues(name, "ready").Set(float64(ready))
+	m.pods.WithLabelValues(name, "unready").Set(float64(unready))
+	m.pods.WithLabelValues(name, "terminating").Set(float64(terminating))
+	m.reportingPods.WithLabelValues(name).Set(float64(len(in.Stable.Pods)))
+	m.covered.WithLabelValues(name).Set(in.Covered.Seconds())
+}
+
+// failed is a False condition of type t that replaces the decision's conditions of that type.
+func failed(t, reason, msg string) *metav1.Condition {
+	return &metav1.Condition{Type: t, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
+}
+
+// writeStatus merges the decision (if any) and an overriding condition into the policy's
+// status and patches it when it changed; a change of only the observed values (metrics,
+// condition messages) waits for StatusInterval.
+func (c *Controller) writeStatus(ctx context.Context, log logr.Logger, p *v1alpha1.AutoscalingPolicy, st *policyState, now time.Time, d *decision.Decision, override *metav1.Condition, scaled *metav1.Time) {
+	orig := p.DeepCopy()
+	s := &p.Status
+	s.ObservedGeneration = p.Generation
+	if d != nil {
+		s.CurrentReplicas = d.CurrentReplicas
+		s.DesiredReplicas = d.DesiredReplicas
+		s.DrivingMetric = d.DrivingMetric
+		s.CurrentMetrics = d.Metrics
+		for _, cond := range d.Conditions {
+			cond.ObservedGeneration = p.Generation
+			apimeta.SetStatusCondition(&s.Conditions, cond)
+		}
+	}
+	if override != nil {
+		override.ObservedGeneration = p.Generation
+		override.LastTransitionTime = metav1.NewTime(now)
+		apimeta.SetStatusCondition(&s.Conditions, *override)
+	}
+	if scaled != nil {
+		s.LastScaleTime = scaled
+	}
+	if equality.Semantic.DeepEqual(orig.Status, p.Status) {
+		return
+	}
+	if equality.Semantic.DeepEqual(significant(&orig.Status), significant(s)) && now.Sub(st.statusWrite) < c.opts.StatusInterval {
+		return
+	}
+	if err := c.client.Status().Patch(ctx, p, client.MergeFrom(orig)); err != nil {
+		c.opts.Metrics.errors.WithLabelValues(p.Namespace+"/"+p.Name, "status").Inc()
+		log.Error(err, "Updating status failed")
+		return
+	}
+	st.statusWrite = now
+}
+
+// significant is the status without what changes with every observation (the metric values
+// and the numbers in condition messages): a change in it is written at once.
+func significant(s *v1alpha1.AutoscalingPolicyStatus) *v1alpha1.AutoscalingPolicyStatus {
+	out := s.DeepCopy()
+	out.CurrentMetrics = nil
+	for i := range out.Conditions {
+		out.Conditions[i].Message = ""
+	}
+	return out
+}
+
+// resourcesOf lists the metrics.k8s.io resources the spec's Resource metrics need.
+func resourcesOf(spec *v1alpha1.AutoscalingPolicySpec) []corev1.ResourceName {
+	var out []corev1.ResourceName
+	for _, m := range spec.Metrics {
+		if r := m.Resource; r != nil && (r.Name == corev1.ResourceCPU || r.Name == corev1.ResourceMemory) && !slices.Contains(out, r.Name) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,345 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	scalefake "k8s.io/client-go/scale/fake"
+	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/scaler/attribution"
+	"github.com/inferscale/inferscale/scaler/target"
+	"github.com/inferscale/inferscale/scaler/window"
+)
+
+const ns = "ai"
+
+var deployKey = target.Key{Namespace: ns, Group: "apps", Kind: "Deployment", Name: "llama"}
+
+func testScheme(t testing.TB) *runtime.Scheme {
+	t.Helper()
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func queuePolicy(name string, created time.Time) *v1alpha1.AutoscalingPolicy {
+	return &v1alpha1.AutoscalingPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Generation: 2, CreationTimestamp: metav1.NewTime(created)},
+		Spec: v1alpha1.AutoscalingPolicySpec{
+			TargetRef:   v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama"},
+			MaxReplicas: 10,
+			Metrics:     []v1alpha1.MetricSpec{{Type: v1alpha1.QueueDepthMetricType, QueueDepth: &v1alpha1.AverageValueMetricSource{AverageValue: resource.MustParse("5")}}},
+		},
+	}
+}
+
+func readyPod(name string, now time.Time) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + name), Labels: map[string]string{"app": "llama"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "model", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")},
+		}}}},
+		Status: corev1.PodStatus{
+			Phase:     corev1.PodRunning,
+			StartTime: &metav1.Time{Time: now.Add(-time.Hour)},
+			Conditions: []corev1.PodCondition{
+				{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now.Add(-time.Hour))},
+			},
+		},
+	}
+}
+
+type fixture struct {
+	t        *testing.T
+	c        *Controller
+	client   client.Client
+	store    *window.Store
+	clock    *clocktesting.FakeClock
+	events   *events.FakeRecorder
+	scales   *scalefake.FakeScaleClient
+	replicas int32
+	updates  []int32
+	getErr   error
+
+	mu            sync.Mutex
+	statusPatches int
+}
+
+func newFixture(t *testing.T, objs ...client.Object) *fixture {
+	t.Helper()
+	f := &fixture{t: t, clock: clocktesting.NewFakeClock(time.Unix(1_800_000_000, 0)), replicas: 2, events: events.NewFakeRecorder(100)}
+	f.client = fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
+		WithStatusSubresource(&v1alpha1.AutoscalingPolicy{}).
+		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			f.mu.Lock()
+			f.statusPatches++
+			f.mu.Unlock()
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		}}).Build()
+
+	f.scales = &scalefake.FakeScaleClient{}
+	f.scales.AddReactor("get", "deployments", func(clienttesting.Action) (bool, runtime.Object, error) {
+		if f.getErr != nil {
+			return true, nil, f.getErr
+		}
+		return true, &autoscalingv1.Scale{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "llama"},
+			Spec:       autoscalingv1.ScaleSpec{Replicas: f.replicas},
+			Status:     autoscalingv1.ScaleStatus{Replicas: f.replicas, Selector: "app=llama"},
+		}, nil
+	})
+	f.scales.AddReactor("update", "deployments", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		sc := a.(clienttesting.UpdateAction).GetObject().(*autoscalingv1.Scale)
+		f.updates = append(f.updates, sc.Spec.Replicas)
+		f.replicas = sc.Spec.Replicas
+		return true, sc, nil
+	})
+
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, meta.RESTScopeNamespace)
+	f.store = window.NewStore(f.clock)
+	f.c = New(Options{
+		Client: f.client, Mapper: mapper, Scales: f.scales, Store: f.store,
+		Resolver: attribution.New(f.client, f.clock, time.Second),
+		Events:   f.events, Metrics: NewMetrics(prometheus.NewRegistry()),
+		Clock: f.clock, Log: logr.Discard(),
+	})
+	return f
+}
+
+// report records one second of in-flight load for pod.
+func (f *fixture) report(pod string, inFlight float64) {
+	f.t.Helper()
+	r := &reportv1.Report{
+		Interval: reportv1.Interval{Start: f.clock.Now().Add(-time.Second), End: f.clock.Now()},
+		InFlight: reportv1.Gauge{Average: inFlight, Max: inFlight},
+	}
+	if err := f.store.Record(deployKey, window.Pod{Name: pod, UID: "uid-" + pod}, r); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) policy(name string) *v1alpha1.AutoscalingPolicy {
+	f.t.Helper()
+	var p v1alpha1.AutoscalingPolicy
+	if err := f.client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &p); err != nil {
+		f.t.Fatal(err)
+	}
+	return &p
+}
+
+func (f *fixture) tick() {
+	f.t.Helper()
+	if err := f.c.Tick(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func drain(r *events.FakeRecorder) []string {
+	var out []string
+	for {
+		select {
+		case e := <-r.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func TestScalesUpAndRecordsIt(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	f := newFixture(t, queuePolicy("llama", now), readyPod("a", now), readyPod("b", now))
+	f.tick() // configures the store for the target
+	if len(f.updates) != 0 {
+		t.Fatalf("scaled without data: %v", f.updates)
+	}
+	for range 3 {
+		f.clock.Step(time.Second)
+		f.report("a", 10)
+		f.report("b", 10)
+	}
+	f.tick()
+	// 2 pods at 10 in flight for a target of 5: 4 replicas.
+	if len(f.updates) != 1 || f.updates[0] != 4 {
+		t.Fatalf("/scale writes = %v, want [4]", f.updates)
+	}
+	evs := drain(f.events)
+	if len(evs) != 1 || !strings.Contains(evs[0], "Normal SuccessfulRescale") || !strings.Contains(evs[0], "New size: 4") {
+		t.Errorf("events = %q, want one SuccessfulRescale to 4", evs)
+	}
+	p := f.policy("llama")
+	st := p.Status
+	if st.DesiredReplicas != 4 || st.CurrentReplicas != 2 || st.ObservedGeneration != 2 || st.LastScaleTime == nil {
+		t.Errorf("status = desired %d current %d generation %d lastScaleTime %v", st.DesiredReplicas, st.CurrentReplicas, st.ObservedGeneration, st.LastScaleTime)
+	}
+	if len(st.CurrentMetrics) != 1 || st.CurrentMetrics[0].RecommendedReplicas != 4 {
+		t.Errorf("currentMetrics = %+v", st.CurrentMetrics)
+	}
+	for _, typ := range []string{v1alpha1.AbleToScale, v1alpha1.ScalingActive, v1alpha1.ScalingLimited} {
+		if c := meta.FindStatusCondition(st.Conditions, typ); c == nil || c.ObservedGeneration != 2 {
+			t.Errorf("condition %s = %+v", typ, c)
+		}
+	}
+
+	// The next tick with the same load changes nothing: no write, no event.
+	f.tick()
+	if len(f.updates) != 1 || len(drain(f.events)) != 0 {
+		t.Errorf("a tick without a change wrote %v", f.updates)
+	}
+}
+
+func TestHPAConflictHolds(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "old-hpa"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama"},
+			MaxReplicas:    3,
+		},
+	}
+	f := newFixture(t, queuePolicy("llama", now), readyPod("a", now), readyPod("b", now), hpa)
+	f.tick()
+	f.clock.Step(time.Second)
+	f.report("a", 10)
+	f.report("b", 10)
+	f.tick()
+	if len(f.updates) != 0 {
+		t.Fatalf("scaled a target an HPA scales: %v", f.updates)
+	}
+	c := meta.FindStatusCondition(f.policy("llama").Status.Conditions, v1alpha1.AbleToScale)
+	if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "old-hpa") {
+		t.Errorf("AbleToScale = %+v, want False naming old-hpa", c)
+	}
+}
+
+func TestScaleReadFailureIsACondition(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	f := newFixture(t, queuePolicy("llama", now))
+	f.getErr = fmt.Errorf("deployments.apps \"llama\" not found")
+	f.tick()
+	c := meta.FindStatusCondition(f.policy("llama").Status.Conditions, v1alpha1.AbleToScale)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "FailedGetScale" {
+		t.Errorf("AbleToScale = %+v, want False FailedGetScale", c)
+	}
+}
+
+func TestSecondPolicyOnATargetIsRefused(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	f := newFixture(t, queuePolicy("first", now), queuePolicy("second", now.Add(time.Minute)), readyPod("a", now))
+	f.tick()
+	c := meta.FindStatusCondition(f.policy("second").Status.Conditions, v1alpha1.AbleToScale)
+	if c == nil || c.Reason != "AmbiguousPolicies" || !strings.Contains(c.Message, "first") {
+		t.Errorf("second policy's AbleToScale = %+v, want AmbiguousPolicies naming first", c)
+	}
+	if c := meta.FindStatusCondition(f.policy("first").Status.Conditions, v1alpha1.AbleToScale); c != nil && c.Reason == "AmbiguousPolicies" {
+		t.Errorf("the older policy was refused: %+v", c)
+	}
+}
+
+func TestDeletedPolicyForgetsItsTarget(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	p := queuePolicy("llama", now)
+	f := newFixture(t, p, readyPod("a", now))
+	f.tick()
+	if len(f.store.Targets()) != 1 {
+		t.Fatalf("targets after the first tick: %v", f.store.Targets())
+	}
+	if err := f.client.Delete(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	f.tick()
+	if len(f.store.Targets()) != 0 {
+		t.Errorf("targets after the policy was deleted: %v", f.store.Targets())
+	}
+}
+
+func TestStatusWritesOfValuesAreThrottled(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	p := queuePolicy("llama", now)
+	p.Spec.MaxReplicas = 2 // pinned at 2 whatever the load, so only the values change
+	f := newFixture(t, p, readyPod("a", now), readyPod("b", now))
+	f.tick()
+	f.clock.Step(time.Second)
+	f.report("a", 10)
+	f.report("b", 10)
+	f.tick()
+	before := f.statusPatches
+	for i := range 5 {
+		f.clock.Step(time.Second)
+		f.report("a", float64(11+i))
+		f.report("b", float64(11+i))
+		f.tick()
+	}
+	if f.statusPatches != before {
+		t.Errorf("status written %d times within the status interval for value changes only", f.statusPatches-before)
+	}
+	f.clock.Step(15 * time.Second)
+	f.report("a", 30)
+	f.report("b", 30)
+	f.tick()
+	if f.statusPatches != before+1 {
+		t.Errorf("status writes after the interval = %d, want 1", f.statusPatches-before)
+	}
+}
+
+func TestStoreConfig(t *testing.T) {
+	spec := (&v1alpha1.AutoscalingPolicySpec{
+		StableWindowSeconds: ptr.To[int32](30),
+		Metrics: []v1alpha1.MetricSpec{
+			{Type: v1alpha1.LatencyMetricType, Latency: &v1alpha1.LatencyMetricSource{Percentile: 99, TimeToFirstByte: true}},
+			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "vllm:num_requests_waiting"}},
+			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "b"}},
+		},
+	}).Defaulted()
+	got := storeConfig(spec)
+	if got.Window != 30*time.Second || got.Latency || !got.TimeToFirstByte || strings.Join(got.ModelMetrics, ",") != "b,vllm:num_requests_waiting" {
+		t.Errorf("storeConfig = %+v", got)
+	}
+}
+
+func TestRequestsCountSidecars(t *testing.T) {
+	p := readyPod("a", time.Now())
+	always := corev1.ContainerRestartPolicyAlways
+	p.Spec.InitContainers = []corev1.Container{
+		{Name: "agent", RestartPolicy: &always, Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}},
+		{Name: "setup"}, // a plain init container does not count
+	}
+	got := requests(p)
+	if got[corev1.ResourceCPU] != 600 {
+		t.Errorf("cpu request = %d, want 600", got[corev1.ResourceCPU])
+	}
+	if _, ok := got[corev1.ResourceMemory]; ok {
+		t.Error("memory request present though no container sets one")
+	}
+}

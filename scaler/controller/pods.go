@@ -1,0 +1,108 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inferscale/inferscale/scaler/attribution"
+	"github.com/inferscale/inferscale/scaler/decision"
+	"github.com/inferscale/inferscale/scaler/target"
+)
+
+// targetPods lists the pods of target k: through the /scale selector when the target has one;
+// for a SeldonDeployment (whose /scale has none) through Seldon's seldon-deployment-id label;
+// else by attributing every pod of the namespace, as ingestion does.
+func (c *Controller) targetPods(ctx context.Context, k target.Key, selector string) ([]corev1.Pod, labels.Selector, error) {
+	var sel labels.Selector
+	switch {
+	case selector != "":
+		var err error
+		if sel, err = labels.Parse(selector); err != nil {
+			return nil, nil, fmt.Errorf("parse /scale status.selector %q: %w", selector, err)
+		}
+	case k.Group == attribution.SeldonGroup && k.Kind == "SeldonDeployment":
+		sel = labels.SelectorFromSet(labels.Set{attribution.SeldonDeploymentIDLabel: k.Name})
+	}
+	var list corev1.PodList
+	opts := []client.ListOption{client.InNamespace(k.Namespace)}
+	if sel != nil {
+		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	}
+	if err := c.client.List(ctx, &list, opts...); err != nil {
+		return nil, sel, fmt.Errorf("list pods of %s: %w", k, err)
+	}
+	if sel != nil {
+		return list.Items, sel, nil
+	}
+	pods := list.Items[:0]
+	for _, p := range list.Items {
+		if got, err := c.resolver.Resolve(ctx, p.Namespace, p.Name, string(p.UID)); err == nil && got == k {
+			pods = append(pods, p)
+		}
+	}
+	return pods, nil, nil
+}
+
+// decisionPod is what the decision core needs of a pod.
+func decisionPod(p *corev1.Pod) decision.Pod {
+	d := decision.Pod{
+		Name:        p.Name,
+		Phase:       p.Status.Phase,
+		Terminating: p.DeletionTimestamp != nil,
+		Requests:    requests(p),
+	}
+	if p.Status.StartTime != nil {
+		d.StartTime = p.Status.StartTime.Time
+	}
+	for _, c := range p.Status.Conditions {
+		switch c.Type {
+		case corev1.PodReady:
+			d.Ready = c.Status
+			d.ReadyTransition = c.LastTransitionTime.Time
+		case corev1.PodScheduled:
+			d.Unschedulable = c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
+		}
+	}
+	return d
+}
+
+// requests computes the pod's cpu and memory requests in milli-units as HPA's
+// calculateRequests does: the pod-level request when set, else the sum over containers and
+// restartable (sidecar) init containers; absent when a container lacks one.
+func requests(p *corev1.Pod) map[corev1.ResourceName]int64 {
+	out := map[corev1.ResourceName]int64{}
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if p.Spec.Resources != nil {
+			if q, ok := p.Spec.Resources.Requests[name]; ok {
+				out[name] = q.MilliValue()
+				continue
+			}
+		}
+		var sum int64
+		complete := true
+		add := func(c *corev1.Container) {
+			q, ok := c.Resources.Requests[name]
+			if !ok {
+				complete = false
+				return
+			}
+			sum += q.MilliValue()
+		}
+		for i := range p.Spec.Containers {
+			add(&p.Spec.Containers[i])
+		}
+		for i := range p.Spec.InitContainers {
+			if c := &p.Spec.InitContainers[i]; c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+				add(c)
+			}
+		}
+		if complete {
+			out[name] = sum
+		}
+	}
+	return out
+}

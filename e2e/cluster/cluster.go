@@ -81,6 +81,7 @@ type Cluster struct {
 	components       []*component
 	containerdSocket string
 	stopSignals      func()
+	machineLock      *os.File
 	downOnce         sync.Once
 	downErr          error
 }
@@ -113,14 +114,21 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if workDir == "" {
 		workDir = DefaultWorkDir
 	}
+	lock, err := lockMachine(workDir+".lock", log)
+	if err != nil {
+		return nil, err
+	}
 	if err := cleanEarlierRun(workDir, binDir, log); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(workDir, "logs"), 0o755); err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("create work dir: %w", err)
 	}
 	state := snapshotHost(workDir, binDir)
 	if err := state.save(); err != nil {
+		lock.Close()
 		return nil, err
 	}
 
@@ -131,6 +139,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		log:              log,
 		state:            state,
 		containerdSocket: filepath.Join(workDir, "containerd", "containerd.sock"),
+		machineLock:      lock,
 	}
 	c.stopSignals = c.downOnSignal()
 	start := time.Now()
@@ -612,8 +621,31 @@ func (c *Cluster) Down(ctx context.Context) error {
 	if c.external {
 		return nil
 	}
-	c.downOnce.Do(func() { c.downErr = c.down(ctx) })
+	c.downOnce.Do(func() {
+		c.downErr = c.down(ctx)
+		c.machineLock.Close()
+	})
 	return c.downErr
+}
+
+// lockMachine takes the machine-wide lock of the harness: one local cluster
+// at a time owns the node's network, cgroups and kubelet paths, and a second
+// run's cleanup of "an earlier run" would otherwise destroy a live one. The
+// kernel drops the lock when the process dies, so a crash never leaves it held.
+func lockMachine(path string, log io.Writer) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open cluster lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		return f, nil
+	}
+	fmt.Fprintf(log, "cluster: another local cluster runs on this machine; waiting for it to end (%s)\n", path)
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("take cluster lock %s: %w", path, err)
+	}
+	return f, nil
 }
 
 func (c *Cluster) down(ctx context.Context) error {

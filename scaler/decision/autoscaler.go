@@ -1,7 +1,13 @@
 package decision
 
 import (
+	"fmt"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
 // Autoscaler holds what one policy's decisions remember from tick to tick. The zero value is
@@ -18,6 +24,11 @@ type Autoscaler struct {
 	burstLast time.Time
 	// burstPeak is the largest recommendation since burst mode began (Knative's maxPanicPods).
 	burstPeak int32
+
+	// cpuInit and readinessDelay override HPA's --horizontal-pod-autoscaler-cpu-initialization-period
+	// and --horizontal-pod-autoscaler-initial-readiness-delay (5 min, 30 s) when positive;
+	// the ported HPA tests use theirs (2 min, 10 s).
+	cpuInit, readinessDelay time.Duration
 }
 
 type timestampedRecommendation struct {
@@ -42,7 +53,312 @@ func (a *Autoscaler) Scaled(from, to int32, now time.Time) {
 	}
 }
 
-// Decide computes the decision for in at now and updates the Autoscaler's history.
+// Decide computes the decision for in at now and updates the Autoscaler's history. It never
+// panics on its input: a spec that was not defaulted is defaulted, a metric it cannot read is
+// an invalid metric.
 func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
-	return Decision{CurrentReplicas: in.CurrentReplicas, DesiredReplicas: in.CurrentReplicas, Hold: true}
+	cur := in.CurrentReplicas
+	d := Decision{CurrentReplicas: cur, DesiredReplicas: cur}
+	c := conditions{now: now}
+	if in.Spec == nil {
+		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, reasonInvalidMetric, "the policy has no spec")
+		return a.hold(&d, &c, fmt.Sprintf("no spec: holding %d", cur))
+	}
+	spec := defaulted(in.Spec)
+	minReplicas, maxReplicas := *spec.MinReplicas, spec.MaxReplicas
+	up, down := spec.Behavior.ScaleUp, spec.Behavior.ScaleDown
+	stableWindow := seconds(*spec.StableWindowSeconds)
+
+	// HPA's recordInitialRecommendation: the first decision remembers the current count, so
+	// a restarted scaler waits a scale-down window before going below it.
+	if a.recommendations == nil {
+		a.recommendations = []timestampedRecommendation{{cur, now}}
+	}
+
+	e := evaluator{
+		in: in, win: &in.Stable, now: now, cur: cur,
+		tol:                           tolerancesOf(spec),
+		ready:                         readyPods(in.Pods),
+		cpuInitializationPeriod:       a.cpuInitializationPeriod(),
+		delayOfInitialReadinessStatus: a.delayOfInitialReadinessStatus(),
+	}
+	evals := make([]evaluation, len(spec.Metrics))
+	d.Metrics = make([]v1alpha1.MetricStatus, len(spec.Metrics))
+	var rec int32
+	var driving *evaluation
+	var firstInvalid *evaluation
+	invalid, agentMetrics := 0, false
+	for i := range spec.Metrics {
+		m := &spec.Metrics[i]
+		agentMetrics = agentMetrics || isAgentMetric(m)
+		ev := &evals[i]
+		*ev = e.evaluate(m)
+		d.Metrics[i] = ev.status
+		switch {
+		case ev.err != nil:
+			if firstInvalid == nil {
+				firstInvalid = ev
+			}
+			invalid++
+		case ev.abstain:
+		case driving == nil || ev.replicas > rec:
+			// HPA's "replicas == 0 || proposal > replicas": the first of equals drives.
+			rec, driving = ev.replicas, ev
+		}
+	}
+
+	// Guards that come before the metrics in HPA's reconcileAutoscaler, and ours.
+	switch {
+	case in.HPAConflict != "":
+		c.fromMetrics(invalid, len(evals), firstInvalid, driving)
+		c.set(v1alpha1.AbleToScale, metav1.ConditionFalse, reasonHPAConflict,
+			fmt.Sprintf("HorizontalPodAutoscaler %q scales the same target; inferscale leaves it alone", in.HPAConflict))
+		return a.hold(&d, &c, fmt.Sprintf("HorizontalPodAutoscaler %s scales the same target: holding %d", in.HPAConflict, cur))
+	case cur == 0:
+		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, reasonScalingDisabled, "scaling is disabled since the replica count of the target is zero")
+		return a.hold(&d, &c, "target scaled to zero: scaling disabled")
+	case cur > maxReplicas:
+		c.fromMetrics(invalid, len(evals), firstInvalid, driving)
+		c.set(v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonTooManyReplicas, "current number of replicas above maxReplicas")
+		d.DesiredReplicas = maxReplicas
+		d.Reason = fmt.Sprintf("current replicas above maxReplicas %d: %d → %d", maxReplicas, cur, maxReplicas)
+		return d
+	case cur < minReplicas:
+		c.fromMetrics(invalid, len(evals), firstInvalid, driving)
+		c.set(v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonTooFewReplicas, "current number of replicas below minReplicas")
+		d.DesiredReplicas = minReplicas
+		d.Reason = fmt.Sprintf("current replicas below minReplicas %d: %d → %d", minReplicas, cur, minReplicas)
+		return d
+	}
+
+	// HPA: when every metric is invalid there is nothing to act on.
+	if invalid == len(evals) {
+		c.fromMetrics(invalid, len(evals), firstInvalid, driving)
+		msg := "no metric configured"
+		if firstInvalid != nil {
+			msg = firstInvalid.err.Error()
+		}
+		return a.hold(&d, &c, fmt.Sprintf("no usable metric (%s): holding %d", msg, cur))
+	}
+
+	// Burst mode, on the agents' metrics over the burst window.
+	burstRec, burstEval := a.burstRecommendation(spec, in, &e)
+	threshold := float64(*spec.Burst.Threshold) / 100
+	over := burstEval != nil && float64(burstRec) >= threshold*float64(max(e.ready, 1))
+	switch {
+	case over:
+		a.burstLast = now
+	case !a.burstLast.IsZero() && a.burstLast.Add(stableWindow).Before(now):
+		// A whole stable window without crossing the threshold: the surge is in the stable
+		// window's data now.
+		a.burstLast, a.burstPeak = time.Time{}, 0
+	}
+	d.Burst = !a.burstLast.IsZero()
+	if d.Burst {
+		if burstRec > rec && burstEval != nil {
+			rec, driving = burstRec, burstEval
+		}
+		if a.burstPeak > rec {
+			rec = a.burstPeak
+		}
+		a.burstPeak = rec
+	}
+	d.Recommendation = rec
+	desc := describeDriver(driving, rec)
+
+	// HPA: an invalid metric blocks a scale-down, as does a window not yet full of data.
+	if invalid > 0 && rec < cur {
+		c.failed(firstInvalid)
+		return a.hold(&d, &c, fmt.Sprintf("%s: scale-down to %d blocked by invalid metric %s (%s): holding %d", desc, rec, firstInvalid.driving, firstInvalid.err, cur))
+	}
+	if agentMetrics && in.Covered < stableWindow && rec < cur {
+		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, reasonIncompleteWindow,
+			fmt.Sprintf("reports cover %s of the %s stable window; scale-down waits for a full window", formatWindow(in.Covered.Truncate(time.Second)), formatWindow(stableWindow)))
+		return a.hold(&d, &c, fmt.Sprintf("%s: scale-down to %d waits for a full %s window of reports: holding %d", desc, rec, formatWindow(stableWindow), cur))
+	}
+	c.fromMetrics(invalid, len(evals), firstInvalid, driving)
+	if driving != nil {
+		d.DrivingMetric = driving.driving
+	}
+
+	var l limit
+	if d.Burst {
+		// Record the recommendation so the scale-down window covers the spike, but skip
+		// scale-up stabilization and the rate policies: go to it at once, never down.
+		a.stabilize(rec, cur, up, down, now)
+		l = limit{replicas: max(rec, cur), reason: reasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
+		switch {
+		case l.replicas > cur && selectPolicy(up) == v1alpha1.DisabledPolicySelect:
+			l = limit{cur, reasonScaleUpLimit, "the desired replica count is increasing faster than the maximum scale rate", "limited by scaleUp selectPolicy Disabled"}
+		case l.replicas > maxReplicas:
+			l = limit{maxReplicas, reasonTooManyReplicas, "the desired replica count is more than the maximum replica count", fmt.Sprintf("limited by maxReplicas %d", maxReplicas)}
+		}
+		c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, reasonBurst,
+			fmt.Sprintf("burst mode: the %s burst window asks for %d replicas, at least %d%% of the %d ready; no scale-down until a %s window passes without burst",
+				formatWindow(in.Burst.Window), burstRec, *spec.Burst.Threshold, e.ready, formatWindow(stableWindow)))
+		c.limited(l, max(rec, cur))
+	} else {
+		stabilized, reason, message := a.stabilize(rec, cur, up, down, now)
+		if stabilized != rec {
+			c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, reason, message)
+		} else {
+			c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, reasonReadyForNewScale, "recommended size matches current size")
+		}
+		l = a.limitRate(stabilized, cur, minReplicas, maxReplicas, up, down, now)
+		c.limited(l, stabilized)
+		if stabilized != rec {
+			switch {
+			case reason == reasonScaleUpStabilized && stabilized < rec:
+				l.note = join(fmt.Sprintf("stabilized: lowest recommendation of the last %s is %d", formatWindow(windowOf(up)), stabilized), l.note)
+			case reason == reasonScaleDownStabilized && stabilized > rec:
+				l.note = join(fmt.Sprintf("stabilized: highest recommendation of the last %s is %d", formatWindow(windowOf(down)), stabilized), l.note)
+			}
+		}
+	}
+	d.DesiredReplicas = l.replicas
+
+	// More pods would not be scheduled either while some are not.
+	if d.DesiredReplicas > cur {
+		if p := unschedulable(in.Pods); p != "" {
+			c.set(v1alpha1.AbleToScale, metav1.ConditionFalse, reasonPodsUnschedulable,
+				fmt.Sprintf("pod %s is unschedulable; no scale-up until it is scheduled", p))
+			d.DesiredReplicas = cur
+			d.Hold = true
+			l.note = join(fmt.Sprintf("scale-up to %d held: pod %s is unschedulable", l.replicas, p), "")
+		}
+	}
+
+	if d.Burst {
+		desc = "burst: " + desc
+	}
+	d.Reason = fmt.Sprintf("%s: %d → %d", desc, cur, d.DesiredReplicas)
+	if l.note != "" {
+		d.Reason += " (" + l.note + ")"
+	}
+	d.Conditions = c.list()
+	return d
+}
+
+// hold finishes a decision that keeps the current count.
+func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
+	d.DesiredReplicas = d.CurrentReplicas
+	d.Hold = true
+	d.Reason = reason
+	c.setDefault(v1alpha1.ScalingLimited, metav1.ConditionFalse, reasonNotScaling, "no scaling: "+reason)
+	d.Conditions = c.list()
+	return *d
+}
+
+// burstRecommendation evaluates the agents' metrics over the burst window and returns the
+// largest demand (Knative's desired panic pod count) and the evaluation that gave it, nil
+// when none did.
+func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, in *Input, stable *evaluator) (int32, *evaluation) {
+	e := *stable
+	e.win = &in.Burst
+	var rec int32
+	var driving *evaluation
+	for i := range spec.Metrics {
+		m := &spec.Metrics[i]
+		if !isAgentMetric(m) {
+			continue
+		}
+		ev := e.evaluate(m)
+		if ev.err == nil && !ev.abstain && (driving == nil || ev.demand > rec) {
+			rec, driving = ev.demand, &ev
+		}
+	}
+	return rec, driving
+}
+
+// describeDriver says what drove the recommendation, e.g.
+// "p99 812ms > target 500ms over 60s".
+func describeDriver(ev *evaluation, rec int32) string {
+	if ev == nil {
+		return fmt.Sprintf("no metric asks for replicas (recommendation %d)", rec)
+	}
+	cmp := "≈"
+	switch {
+	case ev.ratio > 1:
+		cmp = ">"
+	case ev.ratio < 1:
+		cmp = "<"
+	}
+	s := fmt.Sprintf("%s %s %s target %s", ev.label, ev.current, cmp, ev.target)
+	if ev.window > 0 {
+		s += " over " + formatWindow(ev.window)
+	}
+	return s
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
+}
+
+// defaulted returns spec when every default is filled, as the caller should pass it, and a
+// defaulted copy otherwise.
+func defaulted(spec *v1alpha1.AutoscalingPolicySpec) *v1alpha1.AutoscalingPolicySpec {
+	if spec.MinReplicas == nil || spec.StableWindowSeconds == nil || spec.Burst == nil ||
+		spec.Burst.Threshold == nil || spec.Burst.WindowSeconds == nil || spec.Behavior == nil ||
+		spec.Behavior.ScaleUp == nil || spec.Behavior.ScaleDown == nil {
+		return spec.Defaulted()
+	}
+	return spec
+}
+
+func tolerancesOf(spec *v1alpha1.AutoscalingPolicySpec) tolerances {
+	t := tolerances{down: defaultTolerance, up: defaultTolerance}
+	if r := spec.Behavior.ScaleDown; r.Tolerance != nil {
+		t.down = r.Tolerance.AsApproximateFloat64()
+	}
+	if r := spec.Behavior.ScaleUp; r.Tolerance != nil {
+		t.up = r.Tolerance.AsApproximateFloat64()
+	}
+	return t
+}
+
+var defaultTolerance = v1alpha1.DefaultTolerance.AsApproximateFloat64()
+
+func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }
+
+// readyPods is HPA's getReadyPodsCount, leaving out terminating pods: they take no new
+// traffic.
+func readyPods(pods []Pod) int {
+	n := 0
+	for i := range pods {
+		p := &pods[i]
+		if p.Phase == corev1.PodRunning && p.Ready == corev1.ConditionTrue && !p.Terminating {
+			n++
+		}
+	}
+	return n
+}
+
+// unschedulable returns the name of an unschedulable pod of the target, or "".
+func unschedulable(pods []Pod) string {
+	for i := range pods {
+		if pods[i].Unschedulable && !pods[i].Terminating {
+			return pods[i].Name
+		}
+	}
+	return ""
+}
+
+func (a *Autoscaler) cpuInitializationPeriod() time.Duration {
+	if a.cpuInit > 0 {
+		return a.cpuInit
+	}
+	return defaultCPUInitializationPeriod
+}
+
+func (a *Autoscaler) delayOfInitialReadinessStatus() time.Duration {
+	if a.readinessDelay > 0 {
+		return a.readinessDelay
+	}
+	return defaultDelayOfInitialReadinessStatus
 }

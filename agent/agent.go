@@ -89,7 +89,7 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 	var err error
 	if cfg.ScalerURL != "" {
 		a.reporter, err = report.New(report.Options{
-			ScalerURL: cfg.ScalerURL, CAFile: cfg.CAFile, TokenFile: cfg.TokenFile,
+			ScalerURL: cfg.ScalerURL, CAFile: cfg.CAFile, CABundle: []byte(cfg.CABundle), TokenFile: cfg.TokenFile,
 			Buffer: cfg.ReportBuffer, Clock: o.Clock, Log: log.WithName("report"), Registerer: a.reg,
 		})
 		if err != nil {

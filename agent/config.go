@@ -32,6 +32,7 @@ type Config struct {
 
 	ScalerURL      string
 	CAFile         string
+	CABundle       string
 	TokenFile      string
 	ReportInterval time.Duration
 	ReportBuffer   int
@@ -79,7 +80,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ModelMetricsPort, "model-metrics-port", 0, "port of the model's Prometheus endpoint; 0 means --upstream-port")
 	fs.StringVar(&c.ModelMetricsPath, "model-metrics-path", "/metrics", "path of the model's Prometheus endpoint")
 	fs.StringVar(&c.ScalerURL, "scaler-url", "", "base URL of the scaler (https://...); empty: no reports are sent")
-	fs.StringVar(&c.CAFile, "ca-file", "", "PEM CA bundle that signs the scaler's certificate; empty: system roots")
+	fs.StringVar(&c.CAFile, "ca-file", "", "PEM CA bundle that signs the scaler's certificate; empty: --ca-bundle, else system roots")
+	fs.StringVar(&c.CABundle, "ca-bundle", "", "the same PEM CA bundle inline, as the injecting webhook hands it over; --ca-file wins")
 	fs.StringVar(&c.TokenFile, "token-file", "/var/run/secrets/inferscale/token", "projected service-account token (audience inferscale-scaler), re-read on every send")
 	fs.DurationVar(&c.ReportInterval, "report-interval", time.Second, "interval of one report")
 	fs.IntVar(&c.ReportBuffer, "report-buffer", 60, "reports kept while the scaler is unreachable; older ones are dropped and counted")

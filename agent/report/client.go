@@ -34,6 +34,9 @@ type Options struct {
 	// CAFile verifies the scaler's certificate; empty means the system roots. It is re-read
 	// when it changes, so a rotated CA needs no restart.
 	CAFile string
+	// CABundle is the same PEM inline, used when CAFile is empty. The injecting webhook
+	// passes it in the environment, so the pod needs no volume for it.
+	CABundle []byte
 	// TokenFile holds the bearer token; it is re-read for every send, as the kubelet
 	// rotates projected tokens in place.
 	TokenFile string
@@ -254,10 +257,17 @@ func (c *Client) send(ctx context.Context, r *reportv1.Report) error {
 func (c *Client) httpClient() (*http.Client, error) {
 	hc := c.client.Load()
 	if c.o.CAFile == "" {
-		if hc == nil {
-			hc = c.newClient(nil)
+		if hc != nil {
+			return hc, nil
 		}
-		return hc, nil
+		if len(c.o.CABundle) == 0 {
+			return c.newClient(nil), nil
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(c.o.CABundle) {
+			return nil, fmt.Errorf("CA bundle: no PEM certificate")
+		}
+		return c.newClient(pool), nil
 	}
 	st, err := os.Stat(c.o.CAFile)
 	if err != nil {

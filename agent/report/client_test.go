@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -139,6 +140,30 @@ func TestUntrustedScalerRefused(t *testing.T) {
 	}
 	if err := c.send(context.Background(), report(1)); err == nil {
 		t.Fatal("sent to a scaler whose certificate no configured CA signed")
+	}
+}
+
+// TestInlineCABundleTrustsScaler: the webhook hands the CA over in the environment, not as
+// a file; a bundle without a certificate is an error naming it.
+func TestInlineCABundleTrustsScaler(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) }))
+	defer srv.Close()
+	token := filepath.Join(t.TempDir(), "token")
+	_ = os.WriteFile(token, []byte("t"), 0o600)
+	bundle := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	c, err := New(Options{ScalerURL: srv.URL, TokenFile: token, CABundle: bundle, Clock: clocktesting.NewFakeClock(time.Unix(0, 0)), Log: testr.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.send(context.Background(), report(1)); err != nil {
+		t.Fatalf("send with the inline CA bundle: %v", err)
+	}
+	bad, err := New(Options{ScalerURL: srv.URL, TokenFile: token, CABundle: []byte("not a certificate"), Clock: clocktesting.NewFakeClock(time.Unix(0, 0)), Log: testr.New(t)})
+	if err == nil {
+		err = bad.send(context.Background(), report(1))
+	}
+	if err == nil || !strings.Contains(err.Error(), "CA bundle") {
+		t.Fatalf("want an error naming the CA bundle, got %v", err)
 	}
 }
 

@@ -1,0 +1,104 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// Policies the CRD schema accepts but the API's validation refuses are refused by the
+// validating webhook at apply time, every error at once, each with its field path.
+func TestWebhookRefusesInvalidPoliciesWithFieldPaths(t *testing.T) {
+	requireInferscale(t)
+	ns := newNamespace(t)
+	cases := []struct {
+		name       string
+		manifest   string
+		wantFields []string
+	}{
+		{
+			name:       "target name is no DNS name",
+			manifest:   policyManifest(ns, "bad-name", "Deployment", "apps/v1", "Not_A_DNS_Name"),
+			wantFields: []string{"spec.targetRef.name"},
+		},
+		{
+			name: "every error at once",
+			manifest: policyManifest(ns, "many", "Deployment", "apps/v1", "llama",
+				"  - type: ModelMetric", // continues spec.metrics
+				"    modelMetric: {name: 'not a metric', averageValue: 1}",
+				"  stableWindowSeconds: 20",
+				"  burst: {windowSeconds: 30}",
+				"  behavior:",
+				"    scaleDown: {tolerance: '2'}",
+			),
+			wantFields: []string{"spec.burst.windowSeconds", "spec.behavior.scaleDown.tolerance", "spec.metrics[1].modelMetric.name"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := applyManifest(t, tc.manifest)
+			if err == nil {
+				t.Fatalf("kubectl apply accepted it:\n%s", out)
+			}
+			if !strings.Contains(out, `admission webhook "validate.autoscalingpolicy.inferscale.io" denied the request`) {
+				t.Errorf("refused, but not by the webhook:\n%s", out)
+			}
+			for _, f := range tc.wantFields {
+				if !strings.Contains(out, f) {
+					t.Errorf("the refusal does not name %s:\n%s", f, out)
+				}
+			}
+		})
+	}
+}
+
+// The webhook checks the API server's state: one policy per target (naming the first),
+// a known kind without /scale is refused, an unknown kind (a CRD not installed yet)
+// passes, and an HPA on the target is a warning.
+func TestWebhookPolicyStateChecks(t *testing.T) {
+	requireInferscale(t)
+	ns := newNamespace(t)
+	if out, err := applyManifest(t, policyManifest(ns, "first", "Deployment", "apps/v1", "llama")); err != nil {
+		t.Fatalf("first policy: %v\n%s", err, out)
+	}
+	// The webhook's informer sees the first policy within milliseconds; retry briefly
+	// rather than race it.
+	var out string
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		var err error
+		out, err = applyManifest(t, policyManifest(ns, "second", "Deployment", "apps/v1", "llama"), "--dry-run=server")
+		return err != nil, nil
+	})
+	if err != nil {
+		t.Fatalf("a second policy for the same Deployment was accepted:\n%s", out)
+	}
+	for _, want := range []string{"spec.targetRef", "AutoscalingPolicy first"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the refusal lacks %q:\n%s", want, out)
+		}
+	}
+
+	out, err = applyManifest(t, policyManifest(ns, "svc", "Service", "v1", "llama"))
+	if err == nil || !strings.Contains(out, "spec.targetRef.kind") || !strings.Contains(out, "/scale") {
+		t.Errorf("a policy for a Service (no /scale): err %v\n%s", err, out)
+	}
+	out, err = applyManifest(t, policyManifest(ns, "modelinfer", "ModelInfer", "workload.matrixinfer.ai/v1alpha1", "llama"))
+	if err != nil {
+		t.Errorf("a policy for a kind whose CRD is not installed was refused: %v\n%s", err, out)
+	}
+
+	kubectl(t, "-n", ns, "create", "deployment", "hpa-target", "--image="+modelServer.Ref, "--replicas=0")
+	kubectl(t, "-n", ns, "autoscale", "deployment", "hpa-target", "--max=3", "--cpu=80")
+	err = wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+		out, err = applyManifest(t, policyManifest(ns, "with-hpa", "Deployment", "apps/v1", "hpa-target"), "--dry-run=server")
+		return err == nil && strings.Contains(out, "HorizontalPodAutoscaler hpa-target already scales"), nil
+	})
+	if err != nil {
+		t.Errorf("a policy for a target an HPA scales: want accepted with a warning, got:\n%s", out)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
@@ -92,8 +94,16 @@ func TestWebhookPolicyStateChecks(t *testing.T) {
 		t.Errorf("a policy for a kind whose CRD is not installed was refused: %v\n%s", err, out)
 	}
 
-	kubectl(t, "-n", ns, "create", "deployment", "hpa-target", "--image="+modelServer.Ref, "--replicas=0")
-	kubectl(t, "-n", ns, "autoscale", "deployment", "hpa-target", "--max=3", "--cpu=80")
+	_, err = testCluster.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(t.Context(), &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "hpa-target"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "hpa-target"},
+			MaxReplicas:    3,
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create HPA: %v", err)
+	}
 	err = wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		out, err = applyManifest(t, policyManifest(ns, "with-hpa", "Deployment", "apps/v1", "hpa-target"), "--dry-run=server")
 		return err == nil && strings.Contains(out, "HorizontalPodAutoscaler hpa-target already scales"), nil

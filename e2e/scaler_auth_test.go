@@ -1,0 +1,104 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	authnv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/e2e/install"
+	"github.com/inferscale/inferscale/scaler/controller"
+)
+
+// Reports reach the scaler only with the reporting pod's own token for audience
+// inferscale-scaler: no token, a token for another audience, or another pod's token are
+// refused, the pod's own token is accepted. Sent from this machine to the leader pod, the one
+// the report Service selects.
+func TestScalerRefusesReportsWithoutThePodsToken(t *testing.T) {
+	requireInferscale(t)
+	ns := newNamespace(t)
+	const name = "authmodel"
+	createDeployment(t, ns, slowModelDeployment(name, 2, 10*time.Millisecond, 4))
+	pods := readyPods(t, ns, name, 2)
+	applyPolicy(t, scalerPolicy(ns, name, "apps/v1", "Deployment", name, 3))
+	a, b := pods[0], pods[1]
+
+	ctx := t.Context()
+	secret, err := testCluster.Client.CoreV1().Secrets(install.Namespace).Get(ctx, "inferscale-scaler-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(secret.Data["ca.crt"]) {
+		t.Fatal("inferscale-scaler-tls has no ca.crt")
+	}
+	leaders, err := testCluster.Client.CoreV1().Pods(install.Namespace).List(ctx, metav1.ListOptions{LabelSelector: controller.LeaderLabel + "=true"})
+	if err != nil || len(leaders.Items) != 1 {
+		t.Fatalf("leader pods: %v (err %v), want exactly one", len(leaders.Items), err)
+	}
+	addr := net.JoinHostPort(leaders.Items[0].Status.PodIP, "8443")
+	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "inferscale-scaler.inferscale-system.svc"},
+	}}
+
+	token := func(pod corev1.Pod, audience string) string {
+		t.Helper()
+		tr, err := testCluster.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, pod.Spec.ServiceAccountName, &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{
+			Audiences:      []string{audience},
+			BoundObjectRef: &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+		}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("token for %s: %v", pod.Name, err)
+		}
+		return tr.Status.Token
+	}
+	post := func(pod corev1.Pod, tok string) (int, string) {
+		t.Helper()
+		now := time.Now()
+		var body bytes.Buffer
+		if err := reportv1.Encode(&body, &reportv1.Report{
+			APIVersion: reportv1.APIVersion,
+			Pod:        reportv1.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)},
+			Interval:   reportv1.Interval{Start: now.Add(-time.Second), End: now},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+"/v1/reports", &body)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := httpc.Do(req)
+		if err != nil {
+			t.Fatalf("post report: %v", err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg)
+	}
+
+	for _, c := range []struct {
+		name   string
+		tok    string
+		status int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong audience", token(a, "kubernetes"), http.StatusUnauthorized},
+		{"another pod's token", token(b, "inferscale-scaler"), http.StatusForbidden},
+		{"the pod's own token", token(a, "inferscale-scaler"), http.StatusAccepted},
+	} {
+		if got, msg := post(a, c.tok); got != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, got, msg, c.status)
+		}
+	}
+}

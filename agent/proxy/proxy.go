@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,7 @@ type Options struct {
 // Proxy is an http.Handler.
 type Proxy struct {
 	rp      *httputil.ReverseProxy
+	h1      *h1Pool // the fast path; nil when the model speaks only gRPC
 	rec     *measure.Recorder
 	limit   *breaker
 	log     logr.Logger
@@ -59,13 +61,17 @@ func New(o Options) *Proxy {
 		p.limit = newBreaker(o.MaxConcurrency, o.QueueSize)
 	}
 	target := o.Upstream
+	idle := max(o.MaxConcurrency, 1024)
+	if o.Protocol != GRPC {
+		p.h1 = newH1Pool(target.Host, idle)
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host // the model sees the Host the client sent
-			pr.SetXForwarded()
+			forwardedFor(pr)
 		},
-		Transport:    newTransport(o.Protocol, max(o.MaxConcurrency, 1024)),
+		Transport:    newTransport(o.Protocol, idle),
 		BufferPool:   bufferPool{},
 		ErrorHandler: p.upstreamError,
 		// Streams (SSE, chunked, gRPC) need no FlushInterval: ReverseProxy flushes every write
@@ -119,7 +125,26 @@ func isGRPC(r *http.Request) bool {
 
 type bufferPool struct{}
 
-var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+// buffers copy bodies. 16 KiB holds any token-stream chunk; a thousand open streams hold one
+// each.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// forwardedFor keeps the X-Forwarded-* headers an ingress set (Rewrite drops them) and
+// appends the client's address to X-Forwarded-For, as the fast path does.
+func forwardedFor(pr *httputil.ProxyRequest) {
+	for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v, ok := pr.In.Header[k]; ok {
+			pr.Out.Header[k] = v
+		}
+	}
+	xff := pr.In.Header["X-Forwarded-For"]
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		xff = append(slices.Clone(xff), ip)
+	}
+	if len(xff) > 0 {
+		pr.Out.Header.Set("X-Forwarded-For", strings.Join(xff, ", "))
+	}
+}
 
 func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { buffers.Put(&b) }
@@ -159,6 +184,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer release()
+	}
+	if p.h1 != nil && fastPathOK(r) && !isGRPC(r) {
+		if err := p.forward(rw, r); err != nil {
+			p.upstreamError(rw, r, err)
+		}
+		return
 	}
 	p.rp.ServeHTTP(rw, r)
 }

@@ -1,0 +1,363 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The fast path forwards plain HTTP/1.x requests to the model on the handler's own goroutine:
+// write the request, read the answer, copy it. net/http's Transport (which ReverseProxy uses)
+// hands every exchange between the handler and a read and a write goroutine per connection;
+// on a loaded node those hand-offs are most of what a proxy adds. Everything the fast path does
+// not take (upgrades, gRPC, h2c, Expect, trailers or bodies over maxFastBody) goes through
+// ReverseProxy.
+
+// maxFastBody bounds the request bodies the fast path buffers, so a request can be resent when
+// a pooled connection turns out dead. Inference requests (JSON prompts) are well below it.
+const maxFastBody = 64 << 10
+
+// idleTimeout drops pooled connections unused for longer; model servers close theirs sooner.
+const idleTimeout = 90 * time.Second
+
+type h1Pool struct {
+	addr   string
+	dialer net.Dialer
+	max    int
+
+	mu   sync.Mutex
+	idle []*h1Conn // most recently used last
+}
+
+type h1Conn struct {
+	net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	lastUsed time.Time
+}
+
+func newH1Pool(addr string, maxIdle int) *h1Pool {
+	return &h1Pool{addr: addr, dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}, max: maxIdle}
+}
+
+// get returns a live pooled connection, or dials one; reused tells which.
+func (p *h1Pool) get(ctx context.Context) (c *h1Conn, reused bool, err error) {
+	for {
+		p.mu.Lock()
+		if n := len(p.idle); n > 0 {
+			c = p.idle[n-1]
+			p.idle = p.idle[:n-1]
+		}
+		p.mu.Unlock()
+		if c == nil {
+			break
+		}
+		if c.alive() {
+			return c, true, nil
+		}
+		c.Close()
+		c = nil
+	}
+	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &h1Conn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
+}
+
+// alive tells a pooled connection the model has not closed: nothing is readable on it yet.
+func (c *h1Conn) alive() bool {
+	return time.Since(c.lastUsed) <= idleTimeout && c.br.Buffered() == 0 && peekIdle(c.Conn)
+}
+
+func (p *h1Pool) put(c *h1Conn) {
+	c.lastUsed = time.Now()
+	p.mu.Lock()
+	var evict *h1Conn
+	if len(p.idle) >= p.max {
+		evict = c
+	} else {
+		p.idle = append(p.idle, c)
+		// The oldest connection leaves once it is too old, so a pool that grew under a
+		// burst shrinks again.
+		if old := p.idle[0]; time.Since(old.lastUsed) > idleTimeout {
+			evict = old
+			p.idle = p.idle[1:]
+		}
+	}
+	p.mu.Unlock()
+	if evict != nil {
+		evict.Close()
+	}
+}
+
+// fastPathOK tells whether the fast path can take r.
+func fastPathOK(r *http.Request) bool {
+	return r.ProtoMajor == 1 &&
+		r.ContentLength >= 0 && r.ContentLength <= maxFastBody &&
+		len(r.TransferEncoding) == 0 && len(r.Trailer) == 0 &&
+		r.Header.Get("Upgrade") == "" && r.Header.Get("Expect") == ""
+}
+
+// errNoResponse is a failure before any byte of the model's answer: the agent answers it.
+type errNoResponse struct{ err error }
+
+func (e *errNoResponse) Error() string { return e.err.Error() }
+func (e *errNoResponse) Unwrap() error { return e.err }
+
+// forward proxies r on the fast path. It returns an *errNoResponse when the model gave no
+// answer; after the answer started, a broken copy aborts the handler as ReverseProxy does.
+func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
+	var bodyBuf []byte
+	if r.ContentLength > 0 {
+		// Read one byte past the end: net/http starts watching for the client leaving (and
+		// cancels r's context) only once the body hit EOF.
+		bodyBuf = make([]byte, r.ContentLength+1)
+		n, _ := io.ReadFull(r.Body, bodyBuf)
+		bodyBuf = bodyBuf[:n]
+		if int64(n) != r.ContentLength {
+			// The client broke off its own request.
+			w.status = statusClientClosed
+			w.agentAnswered = true
+			return nil
+		}
+	}
+	head := p.requestHead(r)
+
+	var res *http.Response
+	var c *h1Conn
+	for attempt := 0; ; attempt++ {
+		var reused bool
+		var err error
+		c, reused, err = p.h1.get(r.Context())
+		if err != nil {
+			return &errNoResponse{err}
+		}
+		// A client that goes away cancels the model's work too: closing the connection is
+		// how an HTTP/1.1 server (vLLM, TGI, Triton) learns it.
+		stop := context.AfterFunc(r.Context(), func() { c.Close() })
+		defer stop()
+		if res, err = c.roundTrip(head, bodyBuf, r); err == nil {
+			break
+		}
+		c.Close()
+		// A pooled connection the model closed just now: nothing reached it, send again.
+		// Like net/http, only a request safe to repeat is resent once the bytes were written.
+		if !reused || attempt > 0 || !(replayable(r) || isWriteError(err)) {
+			return &errNoResponse{err}
+		}
+	}
+
+	h := w.Header()
+	copyResponseHeader(h, res.Header)
+	announced := len(res.Trailer)
+	if announced > 0 {
+		keys := make([]string, 0, announced)
+		for k := range res.Trailer {
+			keys = append(keys, k)
+		}
+		h["Trailer"] = []string{strings.Join(keys, ", ")}
+	}
+	w.WriteHeader(res.StatusCode)
+
+	flushEach := res.ContentLength == -1 || strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream")
+	bp := buffers.Get().(*[]byte)
+	copyErr, upstreamErr := copyBody(w, res.Body, *bp, flushEach)
+	buffers.Put(bp)
+	res.Body.Close()
+	if copyErr != nil || upstreamErr != nil {
+		c.Close()
+		if upstreamErr != nil && r.Context().Err() == nil {
+			p.log.V(1).Info("model broke off its answer", "path", r.URL.Path, "err", upstreamErr.Error())
+		}
+		panic(http.ErrAbortHandler) // the client must see a broken answer, not a short one
+	}
+	for k, vv := range res.Trailer {
+		h[k] = vv
+	}
+	if res.Close || r.Context().Err() != nil {
+		c.Close()
+	} else {
+		p.h1.put(c)
+	}
+	return nil
+}
+
+// roundTrip writes the request and reads the head of the answer, passing 1xx answers on.
+func (c *h1Conn) roundTrip(head []byte, body []byte, r *http.Request) (*http.Response, error) {
+	if _, err := c.bw.Write(head); err != nil {
+		return nil, requestWriteError{err}
+	}
+	if _, err := c.bw.Write(body); err != nil {
+		return nil, requestWriteError{err}
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, requestWriteError{err}
+	}
+	for {
+		res, err := http.ReadResponse(c.br, r)
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode >= 200 {
+			return res, nil
+		}
+		if res.StatusCode == http.StatusSwitchingProtocols {
+			res.Body.Close()
+			return nil, errors.New("model switched protocols without an upgrade request")
+		}
+		// 1xx (103 Early Hints) carry no body: nothing to forward on this path, read on.
+		res.Body.Close()
+	}
+}
+
+type requestWriteError struct{ err error }
+
+func (e requestWriteError) Error() string { return "writing request: " + e.err.Error() }
+func (e requestWriteError) Unwrap() error { return e.err }
+
+func isWriteError(err error) bool {
+	var we requestWriteError
+	return errors.As(err, &we)
+}
+
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return r.Header.Get("Idempotency-Key") != ""
+}
+
+// requestHead is the request line and headers the model receives: the client's, less
+// hop-by-hop ones, plus the client's address appended to X-Forwarded-For.
+func (p *Proxy) requestHead(r *http.Request) []byte {
+	b := make([]byte, 0, 512)
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, r.URL.RequestURI()...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, r.Host...)
+	b = append(b, "\r\n"...)
+	conn := r.Header["Connection"]
+	xff := ""
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		xff = ip
+	}
+	for k, vv := range r.Header {
+		if isHopByHop(k, conn) {
+			continue
+		}
+		if k == "X-Forwarded-For" {
+			if xff != "" {
+				xff = strings.Join(vv, ", ") + ", " + xff
+			} else {
+				xff = strings.Join(vv, ", ")
+			}
+			continue
+		}
+		if k == "Te" && !hasToken(vv, "trailers") {
+			continue
+		}
+		for _, v := range vv {
+			b = appendHeader(b, k, v)
+		}
+	}
+	if xff != "" {
+		b = appendHeader(b, "X-Forwarded-For", xff)
+	}
+	if r.ContentLength > 0 || (r.ContentLength == 0 && bodyMethod(r.Method)) {
+		b = appendHeader(b, "Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	}
+	return append(b, "\r\n"...)
+}
+
+func bodyMethod(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
+}
+
+func appendHeader(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	// net/http's server already refused CR and LF in header values.
+	b = append(b, v...)
+	return append(b, "\r\n"...)
+}
+
+// hopHeaders are dropped in both directions (RFC 9110 7.6.1), as httputil.ReverseProxy does;
+// Te: trailers is kept for the request.
+var hopHeaders = map[string]bool{
+	"Connection": true, "Proxy-Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Content-Length": true, // written from the framing the agent uses
+}
+
+func isHopByHop(k string, connection []string) bool {
+	if hopHeaders[k] {
+		return true
+	}
+	for _, v := range connection {
+		for f := range strings.SplitSeq(v, ",") {
+			if http.CanonicalHeaderKey(strings.TrimSpace(f)) == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasToken(vv []string, token string) bool {
+	for _, v := range vv {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func copyResponseHeader(dst, src http.Header) {
+	conn := src["Connection"]
+	for k, vv := range src {
+		if k != "Content-Length" && isHopByHop(k, conn) {
+			continue
+		}
+		dst[k] = vv
+	}
+}
+
+// copyBody copies the answer, flushing every write when it is a stream. It tells a failed
+// write to the client from a failed read from the model.
+func copyBody(w http.ResponseWriter, body io.Reader, buf []byte, flushEach bool) (clientErr, upstreamErr error) {
+	var rc *http.ResponseController
+	if flushEach {
+		rc = http.NewResponseController(w)
+	}
+	for {
+		nr, rerr := body.Read(buf)
+		if nr > 0 {
+			if _, werr := w.Write(buf[:nr]); werr != nil {
+				return werr, nil
+			}
+			if rc != nil {
+				if err := rc.Flush(); err != nil {
+					return err, nil
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil, nil
+		}
+		if rerr != nil {
+			return nil, rerr
+		}
+	}
+}

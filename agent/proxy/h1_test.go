@@ -1,0 +1,158 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func TestForwardedHeadersKept(t *testing.T) {
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s|%s|%s|%s", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("Keep-Alive"), r.Header.Get("X-Custom"))
+	}))
+	f := newFixture(t, up, Options{})
+	// A small body takes the fast path; a chunked one goes through ReverseProxy: same view.
+	for _, body := range []io.Reader{strings.NewReader("{}"), io.MultiReader(strings.NewReader("{"), strings.NewReader("}"))} {
+		req, _ := http.NewRequest("POST", "http://"+f.addr+"/v1/completions", body)
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("Keep-Alive", "timeout=5")
+		req.Header.Set("X-Custom", "kept")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if want := "203.0.113.7, 127.0.0.1|https||kept"; string(b) != want {
+			t.Errorf("model saw %q, want %q (chunked=%v)", b, want, req.ContentLength < 0)
+		}
+	}
+}
+
+// TestStalePooledConnection: the model closes a keep-alive connection after each answer
+// without saying so; the next request must not fail on the dead pooled connection.
+func TestStalePooledConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	closed := make(chan struct{}, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				fmt.Fprint(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				c.Close()
+				closed <- struct{}{}
+			}()
+		}
+	}()
+	f := newFixture(t, ln.Addr().String(), Options{})
+	for i := range 5 {
+		method := "GET"
+		if i%2 == 1 {
+			method = "POST" // not replayable: must still not hit the dead connection
+		}
+		req, _ := http.NewRequest(method, "http://"+f.addr+"/", strings.NewReader(""))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != "ok" {
+			t.Fatalf("request %d: %d %q", i, res.StatusCode, b)
+		}
+		<-closed // as an idle timeout would: the pooled connection is dead before it is reused
+	}
+	if conns.Load() != 5 {
+		t.Errorf("%d connections to the model, want 5", conns.Load())
+	}
+}
+
+// TestClientGoneCancelsModel: when the client leaves, the model's request ends too, so an
+// LLM server stops generating for nobody.
+func TestClientGoneCancelsModel(t *testing.T) {
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // as model servers do; net/http notices a disconnect after it
+		close(started)
+		<-r.Context().Done()
+		close(cancelled)
+	}))
+	f := newFixture(t, up, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+f.addr+"/v1/completions", strings.NewReader(`{"prompt":"x"}`))
+	go func() {
+		<-started
+		cancel()
+	}()
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("cancelled request succeeded")
+	}
+	<-cancelled // the model saw the disconnect
+	waitIdle(t, f)
+	if rep := f.collect(); rep.Requests.Status4xx != 1 {
+		t.Errorf("requests %+v, want one 4xx (client gone)", rep.Requests)
+	}
+}
+
+func TestFastPathAnswers(t *testing.T) {
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		case "/trailer":
+			w.Header().Set("Trailer", "X-Tokens")
+			fmt.Fprint(w, "body")
+			w.Header().Set("X-Tokens", "42")
+		default:
+			w.Header().Set("Content-Length", "5")
+			fmt.Fprint(w, "hello")
+		}
+	}))
+	f := newFixture(t, up, Options{})
+	res, err := http.Head("http://" + f.addr + "/")
+	if err != nil || res.StatusCode != 200 || res.ContentLength != 5 {
+		t.Fatalf("HEAD: %v %v", res, err)
+	}
+	res.Body.Close()
+	res, err = http.Get("http://" + f.addr + "/empty")
+	if err != nil || res.StatusCode != 204 {
+		t.Fatalf("204: %v %v", res, err)
+	}
+	res.Body.Close()
+	res, err = http.Get("http://" + f.addr + "/trailer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(b) != "body" || res.Trailer.Get("X-Tokens") != "42" {
+		t.Errorf("trailer answer %q, trailers %v", b, res.Trailer)
+	}
+	waitIdle(t, f)
+	rep := f.collect()
+	if rep.Requests.Status2xx != 3 || rep.TimeToFirstByte.Count() != 3 {
+		t.Errorf("requests %+v, first bytes %d", rep.Requests, rep.TimeToFirstByte.Count())
+	}
+}

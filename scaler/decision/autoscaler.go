@@ -122,12 +122,14 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		c.set(v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonTooManyReplicas, "current number of replicas above maxReplicas")
 		d.DesiredReplicas = maxReplicas
 		d.Reason = fmt.Sprintf("current replicas above maxReplicas %d: %d → %d", maxReplicas, cur, maxReplicas)
+		d.Conditions = c.list()
 		return d
 	case cur < minReplicas:
 		c.fromMetrics(invalid, len(evals), firstInvalid, driving)
 		c.set(v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonTooFewReplicas, "current number of replicas below minReplicas")
 		d.DesiredReplicas = minReplicas
 		d.Reason = fmt.Sprintf("current replicas below minReplicas %d: %d → %d", minReplicas, cur, minReplicas)
+		d.Conditions = c.list()
 		return d
 	}
 
@@ -142,9 +144,9 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	}
 
 	// Burst mode, on the agents' metrics over the burst window.
-	burstRec, burstEval := a.burstRecommendation(spec, in, &e)
+	burstRec, burstEval, burstOK := a.burstRecommendation(spec, in, &e)
 	threshold := float64(*spec.Burst.Threshold) / 100
-	over := burstEval != nil && float64(burstRec) >= threshold*float64(max(e.ready, 1))
+	over := burstOK && float64(burstRec) >= threshold*float64(max(e.ready, 1))
 	switch {
 	case over:
 		a.burstLast = now
@@ -154,12 +156,13 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		a.burstLast, a.burstPeak = time.Time{}, 0
 	}
 	d.Burst = !a.burstLast.IsZero()
+	heldByPeak := false
 	if d.Burst {
-		if burstRec > rec && burstEval != nil {
-			rec, driving = burstRec, burstEval
+		if burstOK && burstRec > rec {
+			rec, driving = burstRec, &burstEval
 		}
 		if a.burstPeak > rec {
-			rec = a.burstPeak
+			rec, heldByPeak = a.burstPeak, true
 		}
 		a.burstPeak = rec
 	}
@@ -197,6 +200,9 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 			fmt.Sprintf("burst mode: the %s burst window asks for %d replicas, at least %d%% of the %d ready; no scale-down until a %s window passes without burst",
 				formatWindow(in.Burst.Window), burstRec, *spec.Burst.Threshold, e.ready, formatWindow(stableWindow)))
 		c.limited(l, max(rec, cur))
+		if heldByPeak {
+			l.note = join(fmt.Sprintf("burst mode holds its peak of %d until %s pass without burst", rec, formatWindow(stableWindow)), l.note)
+		}
 	} else {
 		stabilized, reason, message := a.stabilize(rec, cur, up, down, now)
 		if stabilized != rec {
@@ -224,7 +230,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 				fmt.Sprintf("pod %s is unschedulable; no scale-up until it is scheduled", p))
 			d.DesiredReplicas = cur
 			d.Hold = true
-			l.note = join(fmt.Sprintf("scale-up to %d held: pod %s is unschedulable", l.replicas, p), "")
+			l.note = fmt.Sprintf("scale-up to %d held: pod %s is unschedulable", l.replicas, p)
 		}
 	}
 
@@ -250,24 +256,22 @@ func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
 }
 
 // burstRecommendation evaluates the agents' metrics over the burst window and returns the
-// largest demand (Knative's desired panic pod count) and the evaluation that gave it, nil
-// when none did.
-func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, in *Input, stable *evaluator) (int32, *evaluation) {
+// largest demand (Knative's desired panic pod count) and the evaluation that gave it; ok is
+// false when no metric gave one.
+func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, in *Input, stable *evaluator) (rec int32, driving evaluation, ok bool) {
 	e := *stable
 	e.win = &in.Burst
-	var rec int32
-	var driving *evaluation
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]
 		if !isAgentMetric(m) {
 			continue
 		}
 		ev := e.evaluate(m)
-		if ev.err == nil && !ev.abstain && (driving == nil || ev.demand > rec) {
-			rec, driving = ev.demand, &ev
+		if ev.err == nil && !ev.abstain && (!ok || ev.demand > rec) {
+			rec, driving, ok = ev.demand, ev, true
 		}
 	}
-	return rec, driving
+	return rec, driving, ok
 }
 
 // describeDriver says what drove the recommendation, e.g.
@@ -305,10 +309,14 @@ func join(a, b string) string {
 func defaulted(spec *v1alpha1.AutoscalingPolicySpec) *v1alpha1.AutoscalingPolicySpec {
 	if spec.MinReplicas == nil || spec.StableWindowSeconds == nil || spec.Burst == nil ||
 		spec.Burst.Threshold == nil || spec.Burst.WindowSeconds == nil || spec.Behavior == nil ||
-		spec.Behavior.ScaleUp == nil || spec.Behavior.ScaleDown == nil {
+		!rulesDefaulted(spec.Behavior.ScaleUp) || !rulesDefaulted(spec.Behavior.ScaleDown) {
 		return spec.Defaulted()
 	}
 	return spec
+}
+
+func rulesDefaulted(r *v1alpha1.ScalingRules) bool {
+	return r != nil && r.StabilizationWindowSeconds != nil && r.SelectPolicy != nil && len(r.Policies) > 0 && r.Tolerance != nil
 }
 
 func tolerancesOf(spec *v1alpha1.AutoscalingPolicySpec) tolerances {

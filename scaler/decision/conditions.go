@@ -25,13 +25,13 @@ const (
 	reasonNotScaling = "NotScaling"
 )
 
-// conditions collects the three conditions of one decision.
+// conditions collects the three conditions of one decision; an empty Type is one not set.
 type conditions struct {
 	now                        time.Time
-	ableToScale, active, limit *metav1.Condition
+	ableToScale, active, limit metav1.Condition
 }
 
-func (c *conditions) slot(t string) **metav1.Condition {
+func (c *conditions) slot(t string) *metav1.Condition {
 	switch t {
 	case v1alpha1.AbleToScale:
 		return &c.ableToScale
@@ -43,11 +43,11 @@ func (c *conditions) slot(t string) **metav1.Condition {
 }
 
 func (c *conditions) set(t string, status metav1.ConditionStatus, reason, message string) {
-	*c.slot(t) = &metav1.Condition{Type: t, Status: status, Reason: reason, Message: message, LastTransitionTime: metav1.NewTime(c.now)}
+	*c.slot(t) = metav1.Condition{Type: t, Status: status, Reason: reason, Message: message, LastTransitionTime: metav1.NewTime(c.now)}
 }
 
 func (c *conditions) setDefault(t string, status metav1.ConditionStatus, reason, message string) {
-	if *c.slot(t) == nil {
+	if c.slot(t).Type == "" {
 		c.set(t, status, reason, message)
 	}
 }
@@ -90,5 +90,5 @@ func (c *conditions) list() []metav1.Condition {
 	c.setDefault(v1alpha1.AbleToScale, metav1.ConditionTrue, reasonSucceededGetScale, "the target's current scale was read")
 	c.setDefault(v1alpha1.ScalingActive, metav1.ConditionTrue, reasonValidMetricFound, "the autoscaler computed a replica count")
 	c.setDefault(v1alpha1.ScalingLimited, metav1.ConditionFalse, reasonDesiredWithinRange, "the desired count is within the acceptable range")
-	return []metav1.Condition{*c.ableToScale, *c.active, *c.limit}
+	return []metav1.Condition{c.ableToScale, c.active, c.limit}
 }

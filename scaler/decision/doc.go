@@ -56,9 +56,11 @@
 //
 // # Burst mode (Knative's panic mode)
 //
-// The agents' metrics are evaluated a second time over the burst window. When that
-// recommendation reaches threshold percent of the ready pods, burst mode starts or is
-// extended; it ends when a whole stable window has passed without the threshold being
+// The agents' metrics are evaluated a second time over the burst window, as Knative's
+// desired panic pod count: ceil(observed/target × the ready pods with data), without
+// tolerance or HPA's second pass (which answer "hold at the current count" and would make a
+// target with many starting pods look like a spike). When the largest of these reaches
+// threshold percent of the ready pods (at least one), burst mode starts or is extended; it ends when a whole stable window has passed without the threshold being
 // crossed again. While it lasts the recommendation is the largest of the stable and burst
 // recommendations and of the largest one seen since burst mode began (Knative's maxPanicPods),
 // and never below the current count: no scale-down. Going up it skips scale-up stabilization
@@ -78,6 +80,8 @@
 // condition reasons (ScaleUpStabilized, ScaleDownStabilized, ScaleUpLimit, ScaleDownLimit,
 // TooManyReplicas, TooFewReplicas, DesiredWithinRange). As in HPA, the first decision of an
 // Autoscaler records the current count as a recommendation, so a restarted scaler does not
-// scale down before a scale-down window has passed. HPA keeps one slot per expired entry;
-// here expired recommendations and events are dropped, which reads the same.
+// scale down before a scale-down window has passed. HPA reuses the slot of an expired entry;
+// here expired recommendations are dropped, and scale events once the longest policy period
+// of either direction has passed (an event of one direction counts in the other's periods),
+// which reads the same.
 package decision

@@ -379,14 +379,14 @@ func (e *evaluator) describe(m *v1alpha1.MetricSpec, ev *evaluation) (target flo
 // average evaluates a per-pod average of the agents' data: QueueDepth, RequestRate,
 // ModelMetric, GPU and Resource nvidia.com/gpu.
 func (e *evaluator) average(m *v1alpha1.MetricSpec, target float64, ev *evaluation) {
-	value := podValue(m)
+	value := podValueOf(m)
 	var s podSample
 	for i := range e.in.Pods {
 		p := &e.in.Pods[i]
 		st, has := e.win.Pods[p.Name]
 		var v float64
 		if has {
-			v, has = value(&st)
+			v, has = value.read(&st)
 		}
 		switch e.classify(p, has, readyCondition, ResourceUsage{}) {
 		case podReady:
@@ -417,20 +417,53 @@ func (e *evaluator) average(m *v1alpha1.MetricSpec, target float64, ev *evaluati
 	}
 }
 
-// podValue returns how to read m's value from one pod's window statistics.
-func podValue(m *v1alpha1.MetricSpec) func(*window.PodStats) (float64, bool) {
+// podValue says which value of a pod's window statistics a metric reads. It is a value
+// with a method rather than a closure so that the statistics read through it stay on the
+// stack: this runs for every pod, metric and window of every tick.
+type podValue struct {
+	kind  podValueKind
+	model string // the gauge's name for modelGauge
+}
+
+type podValueKind int
+
+const (
+	inFlightValue podValueKind = iota
+	requestRateValue
+	modelGauge
+	gpuUtilization
+	gpuMemoryUtilization
+)
+
+func podValueOf(m *v1alpha1.MetricSpec) podValue {
 	switch {
 	case m.Type == v1alpha1.QueueDepthMetricType:
-		return func(s *window.PodStats) (float64, bool) { return s.InFlight, true }
+		return podValue{kind: inFlightValue}
 	case m.Type == v1alpha1.RequestRateMetricType:
-		return func(s *window.PodStats) (float64, bool) { return s.RequestRate, true }
+		return podValue{kind: requestRateValue}
 	case m.Type == v1alpha1.ModelMetricType:
-		name := m.ModelMetric.Name
-		return func(s *window.PodStats) (float64, bool) { v, ok := s.ModelMetrics[name]; return v, ok }
+		return podValue{kind: modelGauge, model: m.ModelMetric.Name}
 	case m.Type == v1alpha1.GPUMetricType && m.GPU.Metric == v1alpha1.GPUMemoryUtilization:
-		return func(s *window.PodStats) (float64, bool) { return s.GPUMemoryUtilization, s.HasGPU }
+		return podValue{kind: gpuMemoryUtilization}
 	default: // GPU utilization, Resource nvidia.com/gpu
-		return func(s *window.PodStats) (float64, bool) { return s.GPUUtilization, s.HasGPU }
+		return podValue{kind: gpuUtilization}
+	}
+}
+
+// read returns the value and whether the pod has it.
+func (v podValue) read(s *window.PodStats) (float64, bool) {
+	switch v.kind {
+	case inFlightValue:
+		return s.InFlight, true
+	case requestRateValue:
+		return s.RequestRate, true
+	case modelGauge:
+		x, ok := s.ModelMetrics[v.model]
+		return x, ok
+	case gpuMemoryUtilization:
+		return s.GPUMemoryUtilization, s.HasGPU
+	default:
+		return s.GPUUtilization, s.HasGPU
 	}
 }
 

@@ -160,7 +160,7 @@ func (v *Validator) checkState(ctx context.Context, namespace string, p *v1alpha
 		r := h.Spec.ScaleTargetRef
 		if optin.Targets(v1alpha1.CrossVersionObjectReference{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name}, gvk.GroupKind(), ref.Name) {
 			warnings = append(warnings, fmt.Sprintf("HorizontalPodAutoscaler %s already scales %s: inferscale will not scale it "+
-				"(condition AbleToScale=False) until that HPA is deleted", h.Name, target))
+				"(its status shows AbleToScale=False, reason HPAConflict) until that HPA is deleted", h.Name, target))
 		}
 	}
 

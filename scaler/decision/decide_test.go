@@ -107,6 +107,7 @@ func TestHorizontalController(t *testing.T) {
 		startTime       []time.Time
 		phase           []corev1.PodPhase
 		scaleUpRules    *v1alpha1.ScalingRules
+		scaleDownRules  *v1alpha1.ScalingRules
 		extra           []v1alpha1.MetricSpec
 		recommendations []timestampedRecommendation // nil: upstream's nil, the first decision seeds them
 
@@ -136,6 +137,13 @@ func TestHorizontalController(t *testing.T) {
 			wantConditions: map[string]string{v1alpha1.ScalingLimited: reasonTooFewReplicas}},
 		{name: "TestReplicaLimits/scale down to max when above max replicas", min: 3, max: 5, current: 10, cpuTarget: 90, levels: []int64{}, want: 5,
 			wantConditions: map[string]string{v1alpha1.ScalingLimited: reasonTooManyReplicas}},
+		{name: "TestConfigurableTolerance/scaling up because of a 1% configurable tolerance", min: 1, max: 5, current: 3, cpuTarget: 100, levels: []int64{1010, 1030, 1020}, requests: []int64{900, 1000, 1100},
+			scaleUpRules: &v1alpha1.ScalingRules{Tolerance: ptr.To(resource.MustParse("0.01"))}, want: 4},
+		{name: "TestConfigurableTolerance/no scale-down because of a 90% configurable tolerance", min: 1, max: 5, current: 3, cpuTarget: 100, levels: []int64{300, 300, 300},
+			scaleDownRules: &v1alpha1.ScalingRules{Tolerance: ptr.To(resource.MustParse("0.9"))}, want: 3,
+			wantConditions: map[string]string{v1alpha1.AbleToScale: reasonReadyForNewScale}},
+		{name: "TestConfigurableTolerance/no scaling because of the large default tolerance", min: 1, max: 5, current: 3, cpuTarget: 100, levels: []int64{1010, 1030, 1020}, requests: []int64{900, 1000, 1100}, want: 3,
+			wantConditions: map[string]string{v1alpha1.AbleToScale: reasonReadyForNewScale}},
 		{name: "TestScaleWithOneInvalidMetric/scale up with one invalid metric", min: 2, max: 6, current: 3, cpuTarget: 30, levels: []int64{300, 400, 500}, extra: []v1alpha1.MetricSpec{{Type: "CheddarCheese"}}, want: 4},
 		{name: "TestScaleUpOneMetricEmpty", min: 2, max: 6, current: 3, cpuTarget: 30, levels: []int64{300, 400, 500}, extra: []v1alpha1.MetricSpec{brokenQueue}, want: 4},
 		{name: "TestNoScaleDownOneMetricInvalid", min: 2, max: 6, current: 5, cpuTarget: 50, levels: []int64{100, 300, 500, 250, 250}, extra: []v1alpha1.MetricSpec{{Type: "CheddarCheese"}}, recommendations: []timestampedRecommendation{}, want: 5,
@@ -147,7 +155,7 @@ func TestHorizontalController(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := &v1alpha1.AutoscalingPolicySpec{MinReplicas: ptr.To(tc.min), MaxReplicas: tc.max,
 				Metrics:  append([]v1alpha1.MetricSpec{cpuUtilization(tc.cpuTarget)}, tc.extra...),
-				Behavior: &v1alpha1.Behavior{ScaleUp: tc.scaleUpRules}}
+				Behavior: &v1alpha1.Behavior{ScaleUp: tc.scaleUpRules, ScaleDown: tc.scaleDownRules}}
 			spec = spec.Defaulted()
 			n := int(tc.current)
 			if len(tc.requests) > 0 {

@@ -503,8 +503,8 @@ func (e *evaluator) latency(m *v1alpha1.MetricSpec, target float64, ev *evaluati
 // resource evaluates cpu or memory from metrics.k8s.io.
 func (e *evaluator) resource(m *v1alpha1.MetricSpec, target float64, ev *evaluation) {
 	name := m.Resource.Name
-	usages, found := e.in.Resources[name]
-	if !found {
+	usages := e.in.Resources[name]
+	if len(usages) == 0 {
 		ev.err = fmt.Errorf("unable to get metrics for resource %s: no metrics returned from resource metrics API", name)
 		return
 	}

@@ -41,8 +41,9 @@ type Input struct {
 	Covered time.Duration
 
 	// Resources are metrics.k8s.io pod usages for the resources that Resource metrics of
-	// the spec name (cpu, memory), by resource, then by pod name. A resource without an entry
-	// (the metrics API failed or has nothing) makes its metric invalid, as in HPA.
+	// the spec name (cpu, memory), by resource, then by pod name. A resource without an entry,
+	// or with an empty one (the metrics API failed or has nothing), makes its metric invalid,
+	// as in HPA.
 	// nvidia.com/gpu is never read from here: it is the agents' NVML utilization.
 	Resources map[corev1.ResourceName]map[string]ResourceUsage
 

@@ -30,7 +30,7 @@ import (
 )
 
 // serve starts h on a loopback port with HTTP/1.1 and h2c, like the agent does.
-func serve(t *testing.T, h http.Handler) string {
+func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,14 +50,14 @@ type fixture struct {
 	addr  string // the agent
 }
 
-func newFixture(t *testing.T, upstream string, o Options) *fixture {
+func newFixture(t testing.TB, upstream string, o Options) *fixture {
 	t.Helper()
 	o.Upstream = &url.URL{Scheme: "http", Host: upstream}
 	if o.Protocol == "" {
 		o.Protocol = HTTP
 	}
 	o.Recorder = measure.New(clock.RealClock{}, nil)
-	o.Log = testr.New(t)
+	o.Log = testr.NewWithInterface(t, testr.Options{})
 	p := New(o)
 	return &fixture{rec: o.Recorder, proxy: p, addr: serve(t, p)}
 }

@@ -69,7 +69,7 @@ func (p *h1Pool) get(ctx context.Context) (c *h1Conn, reused bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &h1Conn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10)}, false, nil
+	return &h1Conn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
 }
 
 // alive tells a pooled connection the model has not closed: nothing is readable on it yet.

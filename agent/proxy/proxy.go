@@ -93,8 +93,6 @@ func newTransport(proto Protocol, idle int) http.RoundTripper {
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true, // pass the client's Accept-Encoding and the body through as is
-		WriteBufferSize:       32 << 10,
-		ReadBufferSize:        32 << 10,
 	}
 	h2c := &http.Transport{
 		DialContext:        dialer.DialContext,
@@ -125,9 +123,9 @@ func isGRPC(r *http.Request) bool {
 
 type bufferPool struct{}
 
-// buffers copy bodies. 16 KiB holds any token-stream chunk; a thousand open streams hold one
-// each.
-var buffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+// buffers copy bodies. 8 KiB holds any token-stream chunk, and an open stream holds one for
+// its whole life, so a thousand streams cost 8 MiB here.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 
 // forwardedFor keeps the X-Forwarded-* headers an ingress set (Rewrite drops them) and
 // appends the client's address to X-Forwarded-For, as the fast path does.

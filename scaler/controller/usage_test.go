@@ -1,0 +1,104 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clienttesting "k8s.io/client-go/testing"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	metricsfake "k8s.io/metrics/pkg/client/clientset/versioned/fake"
+	"k8s.io/utils/ptr"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/scaler/attribution"
+	"github.com/inferscale/inferscale/scaler/target"
+)
+
+func podMetrics(name string, containers ...corev1.ResourceList) *metricsv1beta1.PodMetrics {
+	pm := &metricsv1beta1.PodMetrics{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"app": "llama"}},
+		Timestamp:  metav1.NewTime(time.Unix(1_800_000_000, 0)),
+		Window:     metav1.Duration{Duration: 15 * time.Second},
+	}
+	for _, c := range containers {
+		pm.Containers = append(pm.Containers, metricsv1beta1.ContainerMetrics{Usage: c})
+	}
+	return pm
+}
+
+func TestUsage(t *testing.T) {
+	cpu := func(v string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(v)}
+	}
+	// The fake's object tracker does not map PodMetrics to the "pods" resource it is listed
+	// as, so the list is served by a reactor.
+	fake := metricsfake.NewSimpleClientset()
+	var selector string
+	fake.PrependReactor("list", "pods", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		selector = a.(clienttesting.ListAction).GetListRestrictions().Labels.String()
+		return true, &metricsv1beta1.PodMetricsList{Items: []metricsv1beta1.PodMetrics{
+			*podMetrics("a", cpu("200m"), cpu("50m")),
+			*podMetrics("b", cpu("100m"), corev1.ResourceList{}), // a container without cpu: no value
+			*podMetrics("stranger", cpu("1")),                    // not a pod of the target
+		}}, nil
+	})
+	c := New(Options{Usage: fake.MetricsV1beta1()})
+	now := time.Now()
+	pods := []corev1.Pod{*readyPod("a", now), *readyPod("b", now)}
+	got := c.usage(context.Background(), logr.Discard(), ns, labels.SelectorFromSet(labels.Set{"app": "llama"}), pods, []corev1.ResourceName{corev1.ResourceCPU})
+	if selector != "app=llama" {
+		t.Errorf("listed with selector %q, want the target's", selector)
+	}
+	cpuUsage := got[corev1.ResourceCPU]
+	if len(cpuUsage) != 1 || cpuUsage["a"].Value != 250 || cpuUsage["a"].Window != 15*time.Second {
+		t.Errorf("cpu usage = %+v, want only a at 250m over 15s", cpuUsage)
+	}
+
+	fake.PrependReactor("list", "pods", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("the server could not find the requested resource")
+	})
+	if got := c.usage(context.Background(), logr.Discard(), ns, nil, pods, []corev1.ResourceName{corev1.ResourceCPU}); got != nil {
+		t.Errorf("usage when metrics.k8s.io fails = %v, want nil (the metric is invalid)", got)
+	}
+}
+
+func TestTargetPodsWithoutSelector(t *testing.T) {
+	now := time.Now()
+	seldonPod := readyPod("iris-a", now)
+	seldonPod.Labels = map[string]string{attribution.SeldonDeploymentIDLabel: "iris"}
+	modelPod := readyPod("m-0", now)
+	modelPod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "Model", Name: "m", UID: "m-uid", Controller: ptr.To(true)}}
+	modelPolicy := queuePolicy("m", now)
+	modelPolicy.Spec.TargetRef = v1alpha1.CrossVersionObjectReference{APIVersion: "example.com/v1", Kind: "Model", Name: "m"}
+	f := newFixture(t, seldonPod, modelPod, readyPod("other", now), modelPolicy)
+
+	seldon := target.Key{Namespace: ns, Group: attribution.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
+	pods, _, err := f.c.targetPods(context.Background(), seldon, "")
+	if err != nil || len(pods) != 1 || pods[0].Name != "iris-a" {
+		t.Errorf("pods of a SeldonDeployment = %v, %v; want iris-a by its label", names(pods), err)
+	}
+	model := target.Key{Namespace: ns, Group: "example.com", Kind: "Model", Name: "m"}
+	pods, _, err = f.c.targetPods(context.Background(), model, "")
+	if err != nil || len(pods) != 1 || pods[0].Name != "m-0" {
+		t.Errorf("pods of a selector-less custom target = %v, %v; want m-0 by its owner", names(pods), err)
+	}
+	if _, _, err := f.c.targetPods(context.Background(), model, "app in ("); err == nil {
+		t.Error("an unparsable /scale selector was accepted")
+	}
+}
+
+func names(pods []corev1.Pod) []string {
+	out := make([]string, len(pods))
+	for i := range pods {
+		out[i] = pods[i].Name
+	}
+	return out
+}

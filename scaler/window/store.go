@@ -87,10 +87,9 @@ type sketchBucket struct {
 }
 
 type podData struct {
-	uid      string
-	last     time.Time // arrival of the last report
-	buckets  []bucket
-	modelLen int // len(cfg.ModelMetrics) the buckets were sized for
+	uid     string
+	last    time.Time // arrival of the last report
+	buckets []bucket
 }
 
 // bucket sums one second of reports of one pod. Gauges are kept as value×seconds so that a

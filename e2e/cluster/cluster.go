@@ -78,10 +78,11 @@ type Cluster struct {
 	opts             Options
 	log              io.Writer
 	state            *hostState
+	lock             *runLock
+	dns              *serviceDNS
 	components       []*component
 	containerdSocket string
 	stopSignals      func()
-	machineLock      *os.File
 	downOnce         sync.Once
 	downErr          error
 }
@@ -114,22 +115,13 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if workDir == "" {
 		workDir = DefaultWorkDir
 	}
-	lock, err := lockMachine(workDir+".lock", log)
+	lock, err := acquireRunLock(ctx, workDir+".lock", log)
 	if err != nil {
 		return nil, err
 	}
-	if err := cleanEarlierRun(workDir, binDir, log); err != nil {
-		lock.Close()
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Join(workDir, "logs"), 0o755); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("create work dir: %w", err)
-	}
-	state := snapshotHost(workDir, binDir)
-	if err := state.save(); err != nil {
-		lock.Close()
-		return nil, err
+	state, err := prepareWorkDir(workDir, binDir, log)
+	if err != nil {
+		return nil, errors.Join(err, lock.release())
 	}
 
 	c := &Cluster{
@@ -138,8 +130,8 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		opts:             opts,
 		log:              log,
 		state:            state,
+		lock:             lock,
 		containerdSocket: filepath.Join(workDir, "containerd", "containerd.sock"),
-		machineLock:      lock,
 	}
 	c.stopSignals = c.downOnSignal()
 	start := time.Now()
@@ -205,6 +197,22 @@ func checkHostTools() error {
 		return fmt.Errorf("bring up cluster: missing host tools: %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// prepareWorkDir cleans up after an earlier run that did not tear down, creates the work
+// directory and records the host's state in it.
+func prepareWorkDir(workDir, binDir string, log io.Writer) (*hostState, error) {
+	if err := cleanEarlierRun(workDir, binDir, log); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(workDir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("create work dir: %w", err)
+	}
+	state := snapshotHost(workDir, binDir)
+	if err := state.save(); err != nil {
+		return nil, err
+	}
+	return state, nil
 }
 
 // cleanEarlierRun removes what a run that did not tear down left behind.
@@ -365,6 +373,11 @@ func (c *Cluster) bringUp(ctx context.Context) error {
 		"--authorization-kubeconfig="+kubeconfigs[identityScheduler],
 		"--bind-address=127.0.0.1", "--secure-port=10259", "--cert-dir="+c.path("scheduler"),
 		"--leader-elect=false"); err != nil {
+		return err
+	}
+
+	// Pods resolve Service names through the node address, as through kube-dns.
+	if c.dns, err = startServiceDNS(context.Background(), c.Client, nodeIP); err != nil {
 		return err
 	}
 
@@ -621,36 +634,16 @@ func (c *Cluster) Down(ctx context.Context) error {
 	if c.external {
 		return nil
 	}
-	c.downOnce.Do(func() {
-		c.downErr = c.down(ctx)
-		c.machineLock.Close()
-	})
+	c.downOnce.Do(func() { c.downErr = c.down(ctx) })
 	return c.downErr
-}
-
-// lockMachine takes the machine-wide lock of the harness: one local cluster
-// at a time owns the node's network, cgroups and kubelet paths, and a second
-// run's cleanup of "an earlier run" would otherwise destroy a live one. The
-// kernel drops the lock when the process dies, so a crash never leaves it held.
-func lockMachine(path string, log io.Writer) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open cluster lock %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-		return f, nil
-	}
-	fmt.Fprintf(log, "cluster: another local cluster runs on this machine; waiting for it to end (%s)\n", path)
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("take cluster lock %s: %w", path, err)
-	}
-	return f, nil
 }
 
 func (c *Cluster) down(ctx context.Context) error {
 	start := time.Now()
 	c.stopSignals()
+	if c.dns != nil {
+		defer c.dns.close()
+	}
 	var errs []error
 	byName := map[string]*component{}
 	for _, comp := range c.components {
@@ -679,6 +672,7 @@ func (c *Cluster) down(ctx context.Context) error {
 	if left := c.state.leftovers(); len(left) > 0 {
 		errs = append(errs, fmt.Errorf("teardown left: %s", strings.Join(left, "; ")))
 	}
+	errs = append(errs, c.lock.release())
 	err := errors.Join(errs...)
 	if err == nil {
 		fmt.Fprintf(c.log, "cluster: down and clean in %s\n", time.Since(start).Round(100*time.Millisecond))

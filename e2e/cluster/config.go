@@ -111,6 +111,7 @@ evictionHard:
   nodefs.inodesFree: 1%
   imagefs.available: 1%
 clusterDomain: cluster.local
+clusterDNS: [{{.NodeIP}}]
 podLogsDir: {{.WorkDir}}/kubelet/pod-logs
 volumePluginDir: {{.WorkDir}}/kubelet/volume-plugins
 serializeImagePulls: false

@@ -7,13 +7,19 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/e2e/install"
 )
+
+// The tests' controller-runtime clients have nothing to log; say so once
+// instead of a warning with a stack trace on first use.
+func init() { ctrllog.SetLogger(logr.Discard()) }
 
 var (
 	installOnce sync.Once

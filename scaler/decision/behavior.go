@@ -41,7 +41,14 @@ func (a *Autoscaler) stabilize(desired, current int32, up, down *v1alpha1.Scalin
 		}
 		kept = append(kept, r)
 	}
-	a.recommendations = append(kept, timestampedRecommendation{desired, now})
+	if n := len(kept); n > 0 && kept[n-1].recommendation == desired && !kept[n-1].timestamp.After(now) {
+		// A run of equal recommendations weighs in a window exactly as its newest one: keep
+		// only that, so a steady target's history stays a few entries long.
+		kept[n-1].timestamp = now
+		a.recommendations = kept
+	} else {
+		a.recommendations = append(kept, timestampedRecommendation{desired, now})
+	}
 
 	recommendation = max(current, upRecommendation)
 	recommendation = min(recommendation, downRecommendation)

@@ -232,3 +232,30 @@ func TestStoreScaleEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestSteadyHistoryStaysShort: a run of equal recommendations is kept as its newest entry,
+// which changes no window's minimum or maximum.
+func TestSteadyHistoryStaysShort(t *testing.T) {
+	up, down := defaultedBehavior(nil, nil)
+	a := &Autoscaler{recommendations: []timestampedRecommendation{}}
+	current := int32(4)
+	for i := 0; i < 600; i++ {
+		rec := int32(4)
+		if i == 100 {
+			rec = 9
+		}
+		got, _, _ := a.stabilize(rec, current, up, down, t0.Add(time.Duration(i)*time.Second))
+		// The 9 of second 100 holds the count up for the 300 s scale-down window.
+		want := int32(4)
+		if i >= 100 && i < 400 {
+			want = 9
+		}
+		if got != want {
+			t.Fatalf("second %d: stabilized = %d, want %d", i, got, want)
+		}
+		current = got
+	}
+	if len(a.recommendations) > 3 {
+		t.Errorf("history holds %d entries after a steady run, want at most 3", len(a.recommendations))
+	}
+}

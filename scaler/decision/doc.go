@@ -83,5 +83,7 @@
 // scale down before a scale-down window has passed. HPA reuses the slot of an expired entry;
 // here expired recommendations are dropped, and scale events once the longest policy period
 // of either direction has passed (an event of one direction counts in the other's periods),
-// which reads the same.
+// which reads the same. A run of equal consecutive recommendations is kept as its newest
+// entry, which changes no window's minimum or maximum and keeps a steady policy's history a
+// few entries long instead of one per tick.
 package decision

@@ -550,3 +550,23 @@ func TestSafety(t *testing.T) {
 		}
 	})
 }
+
+// TestResourceValueTarget: HPA has no Value target for resources; ours is the total usage of
+// the ready pods against the value, like an object metric.
+func TestResourceValueTarget(t *testing.T) {
+	m := v1alpha1.MetricSpec{Type: v1alpha1.ResourceMetricType, Resource: &v1alpha1.ResourceMetricSource{
+		Name: corev1.ResourceMemory, Target: v1alpha1.MetricTarget{Type: v1alpha1.ValueMetricType, Value: ptr.To(resource.MustParse("3Gi"))}}}
+	spec := policy(1, 10, m)
+	pods := agentPods(3)
+	usage := map[string]ResourceUsage{}
+	for _, p := range pods {
+		usage[p.Name] = ResourceUsage{Value: 1536 << 20 * 1000, Timestamp: t0, Window: time.Minute}
+	}
+	in := &Input{Spec: spec, CurrentReplicas: 3, Pods: pods, Covered: time.Minute,
+		Resources: map[corev1.ResourceName]map[string]ResourceUsage{corev1.ResourceMemory: usage}}
+	d := (&Autoscaler{}).Decide(in, t0)
+	// 4.5Gi over 3Gi × 3 ready pods
+	if d.DesiredReplicas != 5 || d.Metrics[0].Current != "4608Mi" {
+		t.Errorf("got %d with current %q, want 5 and 4608Mi (%s)", d.DesiredReplicas, d.Metrics[0].Current, d.Reason)
+	}
+}

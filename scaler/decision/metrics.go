@@ -518,7 +518,6 @@ func (e *evaluator) resource(m *v1alpha1.MetricSpec, target float64, ev *evaluat
 		return
 	}
 	var s podSample
-	var total float64
 	for i := range e.in.Pods {
 		p := &e.in.Pods[i]
 		u, has := usages[p.Name]
@@ -532,16 +531,15 @@ func (e *evaluator) resource(m *v1alpha1.MetricSpec, target float64, ev *evaluat
 			s.missing++
 		}
 	}
-	total = s.sum
 	if t.Type == v1alpha1.ValueMetricType {
 		// HPA has no Value target for resources; treat the total like an object metric.
 		if s.ready == 0 {
 			ev.err = errors.New("did not receive metrics for targeted pods (pods might be unready)")
 			return
 		}
-		ev.ratio = total / target
+		ev.ratio = s.sum / target
 		ev.replicas = objectReplicas(e.cur, ev.ratio, s.ready, e.tol)
-		ev.current = quantity(name, int64(total))
+		ev.current = quantity(name, int64(s.sum))
 		ev.status.Current = ev.current
 		return
 	}

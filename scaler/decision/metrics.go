@@ -26,7 +26,7 @@ const (
 const (
 	reasonFailedGetResourceMetric = "FailedGetResourceMetric"
 	reasonFailedGetAgentMetric    = "FailedGetAgentMetric"
-	reasonInvalidMetric           = "InvalidMetricSource"
+	reasonInvalidMetric           = "InvalidMetricSourceType"
 )
 
 // tolerances are HPA's per-direction tolerances (its Tolerances type).

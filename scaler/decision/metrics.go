@@ -21,8 +21,8 @@ const (
 	defaultDelayOfInitialReadinessStatus = 30 * time.Second
 )
 
-// Condition reasons of ScalingActive=False for a metric that could not be computed; the
-// Resource one is HPA's.
+// Condition reasons of ScalingActive=False for a metric that could not be computed; all but
+// the agents' one are HPA's.
 const (
 	reasonFailedGetResourceMetric = "FailedGetResourceMetric"
 	reasonFailedGetAgentMetric    = "FailedGetAgentMetric"

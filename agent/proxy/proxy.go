@@ -1,5 +1,7 @@
 // Package proxy is the agent's data path: a reverse proxy to the model on localhost that
-// measures every request into a measure.Recorder and optionally limits concurrency.
+// measures every request into a measure.Recorder and optionally limits concurrency. Plain
+// HTTP/1.x requests take a synchronous fast path (h1.go); upgrades, gRPC and large or chunked
+// uploads go through httputil.ReverseProxy.
 package proxy
 
 import (

@@ -36,9 +36,9 @@ func main() {
 	role := flag.String("role", "", "internal: upstream or bareproxy")
 	port := flag.Int("port", 0, "internal: port to listen on")
 	upstream := flag.String("upstream", "", "internal: bare proxy target")
-	rounds := flag.Int("rounds", 3, "alternating rounds per measurement")
-	openFor := flag.Duration("open-loop", 4*time.Second, "duration of one open-loop round per target")
-	satFor := flag.Duration("saturation", 3*time.Second, "duration of one saturation round per target")
+	rounds := flag.Int("rounds", 8, "alternating rounds per measurement")
+	openFor := flag.Duration("open-loop", 1500*time.Millisecond, "duration of one open-loop round per target")
+	satFor := flag.Duration("saturation", time.Second, "duration of one saturation round per target")
 	flag.Parse()
 	var err error
 	switch *role {
@@ -216,7 +216,7 @@ func run(rounds int, openFor, satFor time.Duration) error {
 	for r := range rounds {
 		for i := range targets {
 			t := targets[(i+r)%len(targets)]
-			for range 100 {
+			for range 50 {
 				d, err := firstEvent(client, t.base+"/sse")
 				if err != nil {
 					return fmt.Errorf("%s SSE: %w", t.name, err)

@@ -148,7 +148,7 @@ func (c *Controller) Tick(ctx context.Context) error {
 		if !seen[nn] {
 			delete(c.policies, nn)
 			c.opts.Metrics.forget(nn.String())
-			if owners[st.key] == nil {
+			if owners[st.key] == "" {
 				c.opts.Store.Forget(st.key)
 				c.resolver.SetSelector(st.key, nil)
 			}
@@ -169,17 +169,22 @@ func (c *Controller) Tick(ctx context.Context) error {
 	return nil
 }
 
-// owningPolicies picks, for every target, the one policy allowed to scale it: the oldest
+// owningPolicies names, for every target, the one policy allowed to scale it: the oldest
 // (then by name). Two policies on one target would fight like two HPAs; the others are told.
-func owningPolicies(ps []v1alpha1.AutoscalingPolicy) map[target.Key]*v1alpha1.AutoscalingPolicy {
-	out := map[target.Key]*v1alpha1.AutoscalingPolicy{}
+// Names, not pointers: the policies are updated concurrently by their reconciles.
+func owningPolicies(ps []v1alpha1.AutoscalingPolicy) map[target.Key]string {
+	owners := map[target.Key]*v1alpha1.AutoscalingPolicy{}
 	for i := range ps {
 		p := &ps[i]
 		k := target.ForPolicy(p)
-		if cur, ok := out[k]; !ok || p.CreationTimestamp.Before(&cur.CreationTimestamp) ||
+		if cur, ok := owners[k]; !ok || p.CreationTimestamp.Before(&cur.CreationTimestamp) ||
 			(p.CreationTimestamp.Equal(&cur.CreationTimestamp) && p.Name < cur.Name) {
-			out[k] = p
+			owners[k] = p
 		}
+	}
+	out := make(map[target.Key]string, len(owners))
+	for k, p := range owners {
+		out[k] = p.Name
 	}
 	return out
 }
@@ -201,7 +206,7 @@ func storeConfig(spec *v1alpha1.AutoscalingPolicySpec) window.Config {
 	return cfg
 }
 
-func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolicy, st *policyState, owner *v1alpha1.AutoscalingPolicy) {
+func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolicy, st *policyState, owner string) {
 	name := p.Namespace + "/" + p.Name
 	log := c.opts.Log.WithValues("policy", name, "target", st.key.String())
 	now := c.opts.Clock.Now()
@@ -210,9 +215,9 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, "InvalidPolicy", errs.ToAggregate().Error()), nil)
 		return
 	}
-	if owner != nil && owner.Name != p.Name {
+	if owner != p.Name {
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, "AmbiguousPolicies",
-			fmt.Sprintf("AutoscalingPolicy %s also targets %s and takes precedence", owner.Name, st.key)), nil)
+			fmt.Sprintf("AutoscalingPolicy %s also targets %s and takes precedence", owner, st.key)), nil)
 		return
 	}
 	spec := p.Spec.Defaulted()

@@ -3,6 +3,8 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -39,4 +41,38 @@ func benchGet(b *testing.B, u string) {
 			res.Body.Close()
 		}
 	})
+}
+
+// BenchmarkBareReverseProxy is the floor the agent is measured against: the standard
+// library's reverse proxy with its defaults, measuring nothing.
+func BenchmarkBareReverseProxy(b *testing.B) {
+	u, _ := url.Parse("http://" + serveB(b))
+	benchGet(b, "http://"+serve(b, httputil.NewSingleHostReverseProxy(u))+"/")
+}
+
+// The Sequential variants send one request at a time: the latency a proxy adds, without
+// queueing.
+func BenchmarkSequentialDirect(b *testing.B) { benchSeq(b, "http://"+serveB(b)+"/") }
+
+func BenchmarkSequentialBareReverseProxy(b *testing.B) {
+	u, _ := url.Parse("http://" + serveB(b))
+	benchSeq(b, "http://"+serve(b, httputil.NewSingleHostReverseProxy(u))+"/")
+}
+
+func BenchmarkSequentialProxy(b *testing.B) {
+	f := newFixture(b, serveB(b), Options{})
+	benchSeq(b, "http://"+f.addr+"/")
+}
+
+func benchSeq(b *testing.B, u string) {
+	c := &http.Client{}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := c.Get(u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
 }

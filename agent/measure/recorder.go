@@ -208,7 +208,10 @@ func (r *Recorder) Collect(rep *reportv1.Report) {
 	defer r.mu.Unlock()
 
 	old := r.gen.Swap(r.spare)
-	end, now := r.Now()
+	// The end is the start plus the monotonic time elapsed, so a step of the wall clock
+	// never yields an interval that ends before it starts; 1 ns at least, for fake clocks.
+	end := r.lastStart.Add(max(r.clock.Since(r.lastStart), 1))
+	now := int64(end.Sub(r.epoch))
 	for i := range old.shards {
 		for old.shards[i].writers.Load() != 0 {
 			runtime.Gosched()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -102,8 +103,8 @@ func (s *Scraper) parse(r io.Reader) (map[string]float64, error) {
 		var n int
 		for _, m := range mf.GetMetric() {
 			v, ok := value(mf.GetType(), m)
-			if !ok {
-				continue
+			if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+				continue // NaN (a gauge with no data yet) is absent, not a value
 			}
 			sum += v
 			n++

@@ -48,7 +48,7 @@ func TestScrapeVLLMPreset(t *testing.T) {
 
 func TestScrapeTritonAndTGI(t *testing.T) {
 	body := "nv_inference_pending_request_count{model=\"a\",version=\"1\"} 4\nnv_inference_pending_request_count{model=\"b\",version=\"1\"} 1\n" +
-		"# TYPE tgi_queue_size gauge\ntgi_queue_size 7\ntgi_batch_current_size 2\n"
+		"# TYPE tgi_queue_size gauge\ntgi_queue_size 7\ntgi_batch_current_size 2\ntgi_batch_current_size{shard=\"1\"} NaN\n"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) }))
 	defer srv.Close()
 	names, err := ParseNames("triton, tgi")

@@ -23,6 +23,7 @@ type panel struct {
 	unit   string
 	series []series
 	ref    float64 // a horizontal reference line (the SLO); 0 for none
+	counts bool    // whole numbers: integer ticks with headroom
 }
 
 type series struct {
@@ -51,7 +52,7 @@ func WriteChart(w io.Writer, samples []Sample, targetP99Ms float64) error {
 		{title: "p99 latency", unit: "ms", ref: targetP99Ms, series: []series{
 			{name: "p99", color: "#d62728", value: func(s Sample) float64 { return s.P99Ms }},
 		}},
-		{title: "replicas", unit: "pods", series: []series{
+		{title: "replicas", unit: "pods", counts: true, series: []series{
 			{name: "desired", color: "#ff7f0e", value: func(s Sample) float64 { return float64(s.Desired) }, step: true},
 			{name: "ready", color: "#2ca02c", value: func(s Sample) float64 { return float64(s.Ready) }, step: true},
 		}},
@@ -74,8 +75,18 @@ func WriteChart(w io.Writer, samples []Sample, targetP99Ms float64) error {
 				yMax = math.Max(yMax, se.value(s))
 			}
 		}
-		yMax = niceCeil(yMax)
-		y := func(v float64) float64 { return top + panelHeight - v/yMax*panelHeight }
+		if p.ref > 0 && yMax > 5*p.ref {
+			// Queueing latency can reach seconds; keep the target readable and clip above.
+			yMax = 5 * p.ref
+			fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#555">clipped at %s</text>`+"\n", marginLeft+plotW+6, top+panelHeight-4, trim(yMax))
+		}
+		if p.counts {
+			// Four integer ticks with room above the highest count.
+			yMax = 4 * math.Ceil((yMax+1)/4)
+		} else {
+			yMax = niceCeil(yMax)
+		}
+		y := func(v float64) float64 { return top + panelHeight - math.Min(v, yMax)/yMax*panelHeight }
 		fmt.Fprintf(&b, `<text x="%d" y="%.0f" font-weight="bold">%s (%s)</text>`+"\n", marginLeft, top-8, p.title, p.unit)
 		fmt.Fprintf(&b, `<rect x="%d" y="%.0f" width="%.0f" height="%d" fill="none" stroke="#999"/>`+"\n", marginLeft, top, plotW, panelHeight)
 		for k := 0; k <= 4; k++ {
@@ -93,8 +104,8 @@ func WriteChart(w io.Writer, samples []Sample, targetP99Ms float64) error {
 		}
 	}
 	axisY := float64(height - panelGap + 14)
-	for k := 0; k <= 6; k++ {
-		t := tMax * float64(k) / 6
+	step := niceCeil(tMax / 6)
+	for t := 0.0; t <= tMax; t += step {
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">%ss</text>`, x(t), axisY, trim(t))
 	}
 	b.WriteString("\n</svg>\n")

@@ -269,6 +269,7 @@ func startLoadgen(ctx context.Context, cs kubernetes.Interface, o Options, url s
 type latestStats struct {
 	mu   sync.Mutex
 	last loadSecond
+	at   time.Time
 }
 
 type loadSecond struct {
@@ -276,9 +277,14 @@ type loadSecond struct {
 	P99Ms   float64 `json:"p99_ms"`
 }
 
-func (l *latestStats) get() loadSecond {
+// get returns the latest line, or nothing once the loadgen has stopped
+// printing: its last line must not stand for the idle time after the load.
+func (l *latestStats) get(now time.Time) loadSecond {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if now.Sub(l.at) > 3*time.Second {
+		return loadSecond{}
+	}
 	return l.last
 }
 
@@ -295,14 +301,14 @@ func followLoadgen(ctx context.Context, cs kubernetes.Interface, ns string, stat
 			continue
 		}
 		stats.mu.Lock()
-		stats.last = s
+		stats.last, stats.at = s, time.Now()
 		stats.mu.Unlock()
 	}
 	return nil
 }
 
 func sample(ctx context.Context, cs kubernetes.Interface, c client.Client, ns string, stats *latestStats) (Sample, error) {
-	load := stats.get()
+	load := stats.get(time.Now())
 	s := Sample{OfferedRPS: load.Offered, P99Ms: load.P99Ms}
 	d, err := cs.AppsV1().Deployments(ns).Get(ctx, appName, metav1.GetOptions{})
 	if err != nil {

@@ -129,6 +129,13 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 	return Result{Pod: out, Status: st, Warnings: warnings}, nil
 }
 
+// Injected reports whether the pod already has the agent inferscale injected,
+// so a reinvocation can answer before any lookup.
+func Injected(pod *corev1.Pod) bool {
+	_, found, err := existing(pod)
+	return found && err == nil
+}
+
 // existing finds an agent container already in the pod. With a valid status
 // it is ours (injected before); without, it is someone else's container of
 // the same name, which injection must not clobber.

@@ -274,6 +274,9 @@ func TestInjectIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !Injected(first.Pod) || Injected(podOf(nil, container("model", cport("http", 8000)))) {
+		t.Error("Injected does not tell an injected pod from a plain one")
+	}
 	if !again.AlreadyInjected || again.Pod != nil {
 		t.Fatalf("second injection: %+v, want already injected and no change", again)
 	}

@@ -74,6 +74,11 @@ func (in *Injector) Handle(ctx context.Context, req admission.Request) admission
 	}
 	log = log.WithValues("pod", podName)
 
+	// A reinvocation (another webhook or the ServiceAccount plugin changed the
+	// pod after us) finds its own work: nothing to look up.
+	if inject.Injected(&pod) {
+		return admission.Allowed("already injected")
+	}
 	d, err := optin.Decide(ctx, &pod, req.Namespace, in.Lookup, in.Options)
 	if err != nil {
 		log.Error(err, "deciding whether to inject")

@@ -143,10 +143,11 @@ func TestInjectsOptedInPods(t *testing.T) {
 		t.Errorf("an event for a pod injected as asked: %s", <-rec.Events)
 	}
 
-	// A reinvocation sees its own work and changes nothing.
+	// A reinvocation sees its own work and changes nothing, without a lookup.
+	in.Lookup = lookup{err: errors.New("a reinvocation must not look anything up")}
 	again := in.Handle(context.Background(), podRequest(t, pod))
-	if !again.Allowed || len(again.Patches) != 0 {
-		t.Errorf("reinvocation: %+v, want no patch", again)
+	if !again.Allowed || len(again.Patches) != 0 || len(again.Warnings) != 0 {
+		t.Errorf("reinvocation: %+v, want no patch and no warning", again)
 	}
 }
 

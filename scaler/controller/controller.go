@@ -77,6 +77,17 @@ type policyState struct {
 	key         target.Key
 	autoscaler  decision.Autoscaler
 	statusWrite time.Time // last status write
+	// lastErr is the last failure logged, so that a lasting one (a deleted target) is logged
+	// once rather than every tick; the condition and the error counter say it is still there.
+	lastErr string
+}
+
+// logOnce logs err unless it is the failure this policy logged last.
+func (st *policyState) logOnce(log logr.Logger, err error, msg string) {
+	if s := msg + ": " + err.Error(); s != st.lastErr {
+		st.lastErr = s
+		log.Error(err, msg)
+	}
 }
 
 var (
@@ -226,14 +237,14 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	gr, sc, err := c.getScale(ctx, st.key, p.Spec.TargetRef.APIVersion)
 	if err != nil {
 		c.opts.Metrics.errors.WithLabelValues(name, "scale_get").Inc()
-		log.Error(err, "Reading /scale failed")
+		st.logOnce(log, err, "Reading /scale failed")
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, "FailedGetScale", err.Error()), nil)
 		return
 	}
 	pods, sel, err := c.targetPods(ctx, st.key, sc.Status.Selector)
 	if err != nil {
 		c.opts.Metrics.errors.WithLabelValues(name, "pods").Inc()
-		log.Error(err, "Listing the target's pods failed")
+		st.logOnce(log, err, "Listing the target's pods failed")
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, "FailedListPods", err.Error()), nil)
 		return
 	}
@@ -253,7 +264,9 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		in.Pods = append(in.Pods, decisionPod(&pods[i]))
 	}
 	if in.HPAConflict, err = c.hpaConflict(ctx, st.key); err != nil {
-		log.Error(err, "Listing HorizontalPodAutoscalers failed")
+		st.logOnce(log, err, "Listing HorizontalPodAutoscalers failed")
+	} else {
+		st.lastErr = ""
 	}
 	if res := resourcesOf(spec); len(res) > 0 {
 		in.Resources = c.usage(ctx, log, st.key.Namespace, sel, pods, res)

@@ -156,3 +156,22 @@ func TestFastPathAnswers(t *testing.T) {
 		t.Errorf("requests %+v, first bytes %d", rep.Requests, rep.TimeToFirstByte.Count())
 	}
 }
+
+// TestH2CClientToHTTP1Model: a client speaking h2c reaches an HTTP/1.1-only model.
+func TestH2CClientToHTTP1Model(t *testing.T) {
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "proto %d", r.ProtoMajor)
+	}))
+	f := newFixture(t, up, Options{})
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	res, err := (&http.Client{Transport: tr}).Get("http://" + f.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.ProtoMajor != 2 || string(b) != "proto 1" {
+		t.Errorf("client saw HTTP/%d %q, want HTTP/2 and a model on HTTP/1.1", res.ProtoMajor, b)
+	}
+}

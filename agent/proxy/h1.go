@@ -133,21 +133,21 @@ func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
 
 	var res *http.Response
 	var c *h1Conn
+	var stop func() bool
 	for attempt := 0; ; attempt++ {
-		var reused bool
-		var err error
-		c, reused, err = p.h1.get(r.Context())
+		conn, reused, err := p.h1.get(r.Context())
 		if err != nil {
 			return &errNoResponse{err}
 		}
 		// A client that goes away cancels the model's work too: closing the connection is
 		// how an HTTP/1.1 server (vLLM, TGI, Triton) learns it.
-		stop := context.AfterFunc(r.Context(), func() { c.Close() })
-		defer stop()
-		if res, err = c.roundTrip(head, bodyBuf, r); err == nil {
+		stop = context.AfterFunc(r.Context(), func() { conn.Close() })
+		if res, err = conn.roundTrip(head, bodyBuf, r); err == nil {
+			c = conn
 			break
 		}
-		c.Close()
+		stop()
+		conn.Close()
 		// A pooled connection the model closed just now: nothing reached it, send again.
 		// Like net/http, only a request safe to repeat is resent once the bytes were written.
 		if !reused || attempt > 0 || !(replayable(r) || isWriteError(err)) {
@@ -173,6 +173,7 @@ func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
 	buffers.Put(bp)
 	res.Body.Close()
 	if copyErr != nil || upstreamErr != nil {
+		stop()
 		c.Close()
 		if upstreamErr != nil && r.Context().Err() == nil {
 			p.log.V(1).Info("model broke off its answer", "path", r.URL.Path, "err", upstreamErr.Error())
@@ -182,10 +183,11 @@ func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
 	for k, vv := range res.Trailer {
 		h[k] = vv
 	}
-	if res.Close || r.Context().Err() != nil {
-		c.Close()
-	} else {
+	// Pool the connection only if the cancel hook can no longer close it under its next user.
+	if stop() && !res.Close {
 		p.h1.put(c)
+	} else {
+		c.Close()
 	}
 	return nil
 }

@@ -59,7 +59,9 @@ type result struct {
 func run(ctx context.Context, p profile, url string, maxInFlight int, timeout time.Duration, out io.Writer) {
 	client := &http.Client{
 		Timeout:   timeout,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 0, DisableCompression: true},
+		// One connection per request, as from many independent clients: kube-proxy balances
+		// connections, so pooled ones would pin the load to the replicas that existed first.
+		Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true},
 	}
 	results := make(chan result, 4096)
 	var inFlight sync.WaitGroup

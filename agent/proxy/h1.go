@@ -142,7 +142,7 @@ func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
 		// A client that goes away cancels the model's work too: closing the connection is
 		// how an HTTP/1.1 server (vLLM, TGI, Triton) learns it.
 		stop = context.AfterFunc(r.Context(), func() { conn.Close() })
-		if res, err = conn.roundTrip(head, bodyBuf, r); err == nil {
+		if res, err = conn.roundTrip(head, bodyBuf, r, w.interim); err == nil {
 			c = conn
 			break
 		}
@@ -192,8 +192,9 @@ func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
 	return nil
 }
 
-// roundTrip writes the request and reads the head of the answer, passing 1xx answers on.
-func (c *h1Conn) roundTrip(head []byte, body []byte, r *http.Request) (*http.Response, error) {
+// roundTrip writes the request and reads the head of the answer, handing interim (1xx)
+// answers to interim.
+func (c *h1Conn) roundTrip(head []byte, body []byte, r *http.Request, interim func(*http.Response)) (*http.Response, error) {
 	if _, err := c.bw.Write(head); err != nil {
 		return nil, requestWriteError{err}
 	}
@@ -215,8 +216,8 @@ func (c *h1Conn) roundTrip(head []byte, body []byte, r *http.Request) (*http.Res
 			res.Body.Close()
 			return nil, errors.New("model switched protocols without an upgrade request")
 		}
-		// 1xx (103 Early Hints) carry no body: nothing to forward on this path, read on.
-		res.Body.Close()
+		res.Body.Close() // 1xx answers have no body
+		interim(res)
 	}
 }
 

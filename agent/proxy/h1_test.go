@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -121,6 +123,11 @@ func TestFastPathAnswers(t *testing.T) {
 		switch r.URL.Path {
 		case "/empty":
 			w.WriteHeader(http.StatusNoContent)
+		case "/hints":
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Del("Link")
+			fmt.Fprint(w, "after hints")
 		case "/trailer":
 			w.Header().Set("Trailer", "X-Tokens")
 			fmt.Fprint(w, "body")
@@ -150,9 +157,24 @@ func TestFastPathAnswers(t *testing.T) {
 	if string(b) != "body" || res.Trailer.Get("X-Tokens") != "42" {
 		t.Errorf("trailer answer %q, trailers %v", b, res.Trailer)
 	}
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprint(code, " ", h.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", "http://"+f.addr+"/hints", nil)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(b) != "after hints" || len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload" || res.Header.Get("Link") != "" {
+		t.Errorf("early hints %q, answer %q, final Link %q", hints, b, res.Header.Get("Link"))
+	}
 	waitIdle(t, f)
 	rep := f.collect()
-	if rep.Requests.Status2xx != 3 || rep.TimeToFirstByte.Count() != 3 {
+	if rep.Requests.Status2xx != 4 || rep.TimeToFirstByte.Count() != 4 {
 		t.Errorf("requests %+v, first bytes %d", rep.Requests, rep.TimeToFirstByte.Count())
 	}
 }

@@ -41,6 +41,18 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// interim passes on a 1xx answer of the model (103 Early Hints) with its own headers.
+func (w *responseWriter) interim(res *http.Response) {
+	h := w.Header()
+	for k, vv := range res.Header {
+		h[k] = vv
+	}
+	w.WriteHeader(res.StatusCode)
+	for k := range res.Header {
+		delete(h, k)
+	}
+}
+
 func (w *responseWriter) markFirstByte() {
 	now, _ := w.rec.Now()
 	w.firstByte, w.gotFirstByte = now.Sub(w.start), true

@@ -20,8 +20,10 @@ import (
 // not take (upgrades, gRPC, h2c, Expect, trailers or bodies over maxFastBody) goes through
 // ReverseProxy.
 
-// maxFastBody bounds the request bodies the fast path buffers, so a request can be resent when
-// a pooled connection turns out dead. Inference requests (JSON prompts) are well below it.
+// maxFastBody bounds the request bodies the fast path takes. It writes the body before it
+// reads the answer; a body this small fits the socket buffers even if the model answers
+// early without reading it, so the write cannot wait for a reader that never comes. Inference
+// requests (JSON prompts) are well below it.
 const maxFastBody = 64 << 10
 
 // idleTimeout drops pooled connections unused for longer; model servers close theirs sooner.
@@ -115,22 +117,7 @@ func (e *errNoResponse) Unwrap() error { return e.err }
 // forward proxies r on the fast path. It returns an *errNoResponse when the model gave no
 // answer; after the answer started, a broken copy aborts the handler as ReverseProxy does.
 func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
-	var bodyBuf []byte
-	if r.ContentLength > 0 {
-		// Read one byte past the end: net/http starts watching for the client leaving (and
-		// cancels r's context) only once the body hit EOF.
-		bodyBuf = make([]byte, r.ContentLength+1)
-		n, _ := io.ReadFull(r.Body, bodyBuf)
-		bodyBuf = bodyBuf[:n]
-		if int64(n) != r.ContentLength {
-			// The client broke off its own request.
-			w.status = statusClientClosed
-			w.agentAnswered = true
-			return nil
-		}
-	}
 	head := p.requestHead(r)
-
 	var res *http.Response
 	var c *h1Conn
 	var stop func() bool
@@ -142,15 +129,22 @@ func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
 		// A client that goes away cancels the model's work too: closing the connection is
 		// how an HTTP/1.1 server (vLLM, TGI, Triton) learns it.
 		stop = context.AfterFunc(r.Context(), func() { conn.Close() })
-		if res, err = conn.roundTrip(head, bodyBuf, r, w.interim); err == nil {
+		if res, err = conn.roundTrip(head, r, w.interim); err == nil {
 			c = conn
 			break
 		}
 		stop()
 		conn.Close()
-		// A pooled connection the model closed just now: nothing reached it, send again.
-		// Like net/http, only a request safe to repeat is resent once the bytes were written.
-		if !reused || attempt > 0 || !(replayable(r) || isWriteError(err)) {
+		var be *bodyError
+		if errors.As(err, &be) {
+			// The client broke off its own request.
+			w.status, w.agentAnswered = statusClientClosed, true
+			return nil
+		}
+		// A pooled connection the model closed just now. A request without a body can be
+		// sent again if nothing reached the model (the write failed) or, like net/http, if
+		// it is safe to repeat.
+		if !reused || attempt > 0 || r.ContentLength > 0 || !(replayable(r) || isWriteError(err)) {
 			return &errNoResponse{err}
 		}
 	}
@@ -192,14 +186,20 @@ func (p *Proxy) forward(w *responseWriter, r *http.Request) error {
 	return nil
 }
 
-// roundTrip writes the request and reads the head of the answer, handing interim (1xx)
-// answers to interim.
-func (c *h1Conn) roundTrip(head []byte, body []byte, r *http.Request, interim func(*http.Response)) (*http.Response, error) {
+// roundTrip writes the request, streaming r's body, and reads the head of the answer, handing
+// interim (1xx) answers to interim.
+func (c *h1Conn) roundTrip(head []byte, r *http.Request, interim func(*http.Response)) (*http.Response, error) {
 	if _, err := c.bw.Write(head); err != nil {
 		return nil, requestWriteError{err}
 	}
-	if _, err := c.bw.Write(body); err != nil {
-		return nil, requestWriteError{err}
+	if r.ContentLength > 0 {
+		if _, err := c.bw.ReadFrom(io.LimitReader(bodyReader{r.Body}, r.ContentLength)); err != nil {
+			return nil, err
+		}
+		// Read on to EOF: net/http starts watching for the client leaving (and cancels r's
+		// context) only once the body hit it.
+		var one [1]byte
+		_, _ = r.Body.Read(one[:])
 	}
 	if err := c.bw.Flush(); err != nil {
 		return nil, requestWriteError{err}
@@ -219,6 +219,22 @@ func (c *h1Conn) roundTrip(head []byte, body []byte, r *http.Request, interim fu
 		res.Body.Close() // 1xx answers have no body
 		interim(res)
 	}
+}
+
+// bodyReader marks failures to read the client's body, to tell them from the model's.
+type bodyReader struct{ io.Reader }
+
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return "reading the client's body: " + e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		err = &bodyError{err}
+	}
+	return n, err
 }
 
 type requestWriteError struct{ err error }

@@ -197,3 +197,38 @@ func TestH2CClientToHTTP1Model(t *testing.T) {
 		t.Errorf("client saw HTTP/%d %q, want HTTP/2 and a model on HTTP/1.1", res.ProtoMajor, b)
 	}
 }
+
+// TestFastPathStreamsBody: a request body the fast path takes reaches the model as it comes,
+// not after the agent has all of it.
+func TestFastPathStreamsBody(t *testing.T) {
+	gotFirst := make(chan struct{})
+	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first := make([]byte, 3000)
+		if _, err := io.ReadFull(r.Body, first); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		close(gotFirst)
+		rest, _ := io.ReadAll(r.Body)
+		fmt.Fprint(w, len(first)+len(rest))
+	}))
+	f := newFixture(t, up, Options{})
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write(make([]byte, 5000))
+		<-gotFirst // the model has read part of the body before the client sent the rest
+		_, _ = pw.Write(make([]byte, 5000))
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", "http://"+f.addr+"/", pr)
+	req.ContentLength = 10000 // a known length: the fast path
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(b) != "10000" {
+		t.Errorf("model read %s bytes, want 10000", b)
+	}
+}

@@ -360,6 +360,8 @@ func (c *Cluster) bringUp(ctx context.Context) error {
 		"--authentication-kubeconfig="+kubeconfigs[identityControllerManager],
 		"--authorization-kubeconfig="+kubeconfigs[identityControllerManager],
 		"--bind-address=127.0.0.1", "--secure-port=10257", "--cert-dir="+c.path("controller-manager"),
+		// It creates this directory, by default under /usr/libexec.
+		"--flex-volume-plugin-dir="+c.path("controller-manager", "flex-volume"),
 		"--controllers=*", "--use-service-account-credentials=true",
 		"--service-account-private-key-file="+p.path("sa.key"),
 		"--root-ca-file="+p.path("ca.crt"),
@@ -410,6 +412,8 @@ func (c *Cluster) bringUp(ctx context.Context) error {
 		"--config="+c.path("kubelet", "config.yaml"),
 		"--kubeconfig="+kubeconfigs[identityKubelet],
 		"--root-dir="+c.path("kubelet", "root"),
+		// Its serving certificate; the default is under /var/lib/kubelet, not the root dir.
+		"--cert-dir="+c.path("kubelet", "pki"),
 		"--hostname-override="+nodeName, "--node-ip="+nodeIP); err != nil {
 		return err
 	}
@@ -584,22 +588,37 @@ func (c *Cluster) LoadImage(ctx context.Context, img images.Image) error {
 	return nil
 }
 
-// BuildImages builds each spec's image and loads it into the cluster.
+// BuildImages builds each spec's image and loads it into the cluster. A spec without OutDir
+// gets its tarball written to a temporary directory that is removed once the image is loaded
+// (so the returned Tarball no longer exists); set OutDir to keep it.
 func (c *Cluster) BuildImages(ctx context.Context, specs ...images.Spec) ([]images.Image, error) {
 	var built []images.Image
 	for _, spec := range specs {
 		start := time.Now()
-		img, err := images.Build(ctx, spec)
+		img, err := c.buildAndLoad(ctx, spec)
 		if err != nil {
-			return nil, err
-		}
-		if err := c.LoadImage(ctx, img); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(c.log, "cluster: image %s built and loaded in %s\n", img.Ref, time.Since(start).Round(100*time.Millisecond))
 		built = append(built, img)
 	}
 	return built, nil
+}
+
+func (c *Cluster) buildAndLoad(ctx context.Context, spec images.Spec) (images.Image, error) {
+	if spec.OutDir == "" {
+		tmp, err := os.MkdirTemp("", "inferscale-image-")
+		if err != nil {
+			return images.Image{}, fmt.Errorf("build image %s: %w", spec.Name, err)
+		}
+		defer os.RemoveAll(tmp)
+		spec.OutDir = tmp
+	}
+	img, err := images.Build(ctx, spec)
+	if err != nil {
+		return images.Image{}, err
+	}
+	return img, c.LoadImage(ctx, img)
 }
 
 // Kubectl runs the pinned kubectl against the cluster and returns its combined output.

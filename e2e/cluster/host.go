@@ -28,6 +28,9 @@ var hostPaths = []string{
 	"/run/containerd",
 	"/run/netns",
 	"/var/run/netns",
+	// The default flex-volume directory. The kubelet and the controller manager are given
+	// their own; this catches any component that creates it anyway.
+	"/usr/libexec/kubernetes",
 }
 
 // Kernel settings the components change (the kubelet its "protect kernel defaults" set,

@@ -11,6 +11,7 @@ import (
 	"github.com/inferscale/inferscale/agent/gpu"
 	"github.com/inferscale/inferscale/agent/modelmetrics"
 	"github.com/inferscale/inferscale/agent/proxy"
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 )
 
 // Config is the agent's configuration. Every field has a flag and an environment variable
@@ -156,8 +157,11 @@ func (c *Config) Validate() error {
 	if c.MaxConcurrency < 0 || c.QueueSize < 0 {
 		errs = append(errs, fmt.Errorf("--max-concurrency %d and --queue-size %d must not be negative", c.MaxConcurrency, c.QueueSize))
 	}
-	if _, err := modelmetrics.ParseNames(c.ModelMetrics); err != nil {
+	if names, err := modelmetrics.ParseNames(c.ModelMetrics); err != nil {
 		errs = append(errs, fmt.Errorf("--model-metrics: %w", err))
+	} else if len(names) > reportv1.MaxModelMetrics {
+		// The scaler would refuse every report.
+		errs = append(errs, fmt.Errorf("--model-metrics: %d metrics, a report holds at most %d", len(names), reportv1.MaxModelMetrics))
 	}
 	if c.ReportInterval < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--report-interval %s: want at least 10ms", c.ReportInterval))

@@ -34,6 +34,9 @@ type Status struct {
 	ListenPort int32  `json:"listenPort"`
 	AdminPort  int32  `json:"adminPort"`
 	Protocol   string `json:"protocol"`
+	// GPU is true when a container of the pod requests nvidia.com/gpu, so
+	// the agent was given NVML access.
+	GPU bool `json:"gpu,omitempty"`
 }
 
 // Result of an injection.
@@ -115,6 +118,7 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 		ListenPort:       s.listenPort,
 		AdminPort:        s.adminPort,
 		Protocol:         protocol,
+		GPU:              usesGPU(pod),
 	}
 	out.Spec.InitContainers = append(out.Spec.InitContainers, sidecar(cfg, s, st))
 	out.Spec.Volumes = append(out.Spec.Volumes, tokenVolume(cfg))
@@ -342,6 +346,15 @@ func sidecar(cfg *Config, s settings, st Status) corev1.Container {
 	if cfg.CABundle != "" {
 		env = append(env, corev1.EnvVar{Name: EnvCABundle, Value: cfg.CABundle})
 	}
+	if st.GPU {
+		// The NVIDIA container runtime mounts NVML only into containers that
+		// ask for it; the agent requests no GPU of its own, and needs the
+		// utility capability (NVML) only. Where the device plugin ignores this
+		// variable in unprivileged containers, GPU reporting is simply off.
+		env = append(env,
+			corev1.EnvVar{Name: "NVIDIA_VISIBLE_DEVICES", Value: "all"},
+			corev1.EnvVar{Name: "NVIDIA_DRIVER_CAPABILITIES", Value: "utility"})
+	}
 
 	listen := corev1.ContainerPort{Name: st.PortName, ContainerPort: s.listenPort, Protocol: corev1.ProtocolTCP}
 	admin := corev1.ContainerPort{Name: AdminPortName, ContainerPort: s.adminPort, Protocol: corev1.ProtocolTCP}
@@ -385,6 +398,20 @@ func sidecar(cfg *Config, s settings, st Status) corev1.Container {
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
+}
+
+// GPUResource is the extended resource of NVIDIA's device plugin.
+const GPUResource corev1.ResourceName = "nvidia.com/gpu"
+
+func usesGPU(pod *corev1.Pod) bool {
+	for _, c := range pod.Spec.Containers {
+		for _, list := range []corev1.ResourceList{c.Resources.Limits, c.Resources.Requests} {
+			if q, ok := list[GPUResource]; ok && q.Sign() > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func fieldEnv(name, path string) corev1.EnvVar {

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	texttemplate "text/template"
 	"time"
@@ -80,6 +81,8 @@ type Cluster struct {
 	state            *hostState
 	lock             *runLock
 	dns              *serviceDNS
+	downDone         atomic.Bool
+	leftovers        []string // what teardown left, checked before the run lock was let go
 	components       []*component
 	containerdSocket string
 	stopSignals      func()
@@ -653,7 +656,10 @@ func (c *Cluster) Down(ctx context.Context) error {
 	if c.external {
 		return nil
 	}
-	c.downOnce.Do(func() { c.downErr = c.down(ctx) })
+	c.downOnce.Do(func() {
+		c.downErr = c.down(ctx)
+		c.downDone.Store(true)
+	})
 	return c.downErr
 }
 
@@ -688,8 +694,11 @@ func (c *Cluster) down(ctx context.Context) error {
 		errs = append(errs, c.copyLogs(c.opts.LogsDir))
 	}
 	errs = append(errs, c.state.cleanHost(c.BinDir))
-	if left := c.state.leftovers(); len(left) > 0 {
-		errs = append(errs, fmt.Errorf("teardown left: %s", strings.Join(left, "; ")))
+	// Checked while the lock is held: the next run, waiting for it, recreates the work
+	// directory as soon as it is released.
+	c.leftovers = c.state.leftovers()
+	if len(c.leftovers) > 0 {
+		errs = append(errs, fmt.Errorf("teardown left: %s", strings.Join(c.leftovers, "; ")))
 	}
 	errs = append(errs, c.lock.release())
 	err := errors.Join(errs...)
@@ -749,6 +758,9 @@ func (c *Cluster) copyLogs(dir string) error {
 func (c *Cluster) Leftovers() []string {
 	if c.external {
 		return nil
+	}
+	if c.downDone.Load() {
+		return c.leftovers
 	}
 	return c.state.leftovers()
 }

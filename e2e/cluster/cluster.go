@@ -666,8 +666,9 @@ func (c *Cluster) Down(ctx context.Context) error {
 func (c *Cluster) down(ctx context.Context) error {
 	start := time.Now()
 	c.stopSignals()
+	// Stop resolving before the API server goes: its informer would only log errors.
 	if c.dns != nil {
-		defer c.dns.close()
+		c.dns.close()
 	}
 	var errs []error
 	byName := map[string]*component{}

@@ -9,13 +9,13 @@ import (
 
 // Sample is what the demo saw at one moment of the run.
 type Sample struct {
-	T               float64 // seconds since the load started
-	OfferedRPS      float64
-	P99Ms           float64 // p99 of the requests that completed in the last second; 0 when none did
-	QueuePerReplica float64
-	Desired         int32
-	Ready           int32
-	Reason          string
+	T               float64 `json:"t"` // seconds since the load started
+	OfferedRPS      float64 `json:"offeredRPS"`
+	P99Ms           float64 `json:"p99Ms"` // p99 of the requests that completed in the last second; 0 when none did
+	QueuePerReplica float64 `json:"queuePerReplica"`
+	Desired         int32   `json:"desired"`
+	Ready           int32   `json:"ready"`
+	Reason          string  `json:"reason,omitempty"`
 }
 
 type panel struct {
@@ -75,16 +75,16 @@ func WriteChart(w io.Writer, samples []Sample, targetP99Ms float64) error {
 				yMax = math.Max(yMax, se.value(s))
 			}
 		}
-		if p.ref > 0 && yMax > 5*p.ref {
-			// Queueing latency can reach seconds; keep the target readable and clip above.
-			yMax = 5 * p.ref
-			fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#555">clipped at %s</text>`+"\n", marginLeft+plotW+6, top+panelHeight-4, trim(yMax))
-		}
 		if p.counts {
 			// Four integer ticks with room above the highest count.
 			yMax = 4 * math.Ceil((yMax+1)/4)
 		} else {
 			yMax = niceCeil(yMax)
+		}
+		if p.ref > 0 && yMax > niceCeil(5*p.ref) {
+			// Queueing latency can reach seconds; keep the target readable and clip above.
+			yMax = niceCeil(5 * p.ref)
+			fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="#555">clipped at %s</text>`+"\n", marginLeft+plotW+6, top+panelHeight-4, trim(yMax))
 		}
 		y := func(v float64) float64 { return top + panelHeight - math.Min(v, yMax)/yMax*panelHeight }
 		fmt.Fprintf(&b, `<text x="%d" y="%.0f" font-weight="bold">%s (%s)</text>`+"\n", marginLeft, top-8, p.title, p.unit)

@@ -58,7 +58,7 @@ type result struct {
 
 func run(ctx context.Context, p profile, url string, maxInFlight int, timeout time.Duration, out io.Writer) {
 	client := &http.Client{
-		Timeout:   timeout,
+		Timeout: timeout,
 		// One connection per request, as from many independent clients: kube-proxy balances
 		// connections, so pooled ones would pin the load to the replicas that existed first.
 		Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true},

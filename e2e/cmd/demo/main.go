@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -138,6 +139,13 @@ func writeResults(dir string, res *demo.Result, target time.Duration) error {
 	}
 	defer sf.Close()
 	if err := demo.Summarize(res.Samples, float64(target.Milliseconds())).Write(sf); err != nil {
+		return err
+	}
+	samples, err := json.MarshalIndent(res.Samples, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "samples.json"), samples, 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "manifest.yaml"), []byte(res.Manifest), 0o644)

@@ -21,7 +21,7 @@ build: ## build every binary into bin/
 
 test: verify-generate test-unit test-e2e ## all tests: generated files fresh, unit, e2e
 
-test-unit: ## unit tests
+test-unit: e2e-tools ## unit tests (some start a real API server from the e2e tools)
 	$(GO) test -count=1 ./...
 
 # -p 1: each e2e package that brings a cluster up needs the machine's ports and paths alone.

@@ -3,9 +3,6 @@ package certs
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -16,32 +13,9 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-)
 
-// apiServerAssets returns a directory holding etcd and kube-apiserver for envtest:
-// $KUBEBUILDER_ASSETS, or the kube-apiserver `make e2e-tools` builds next to the
-// etcd on PATH (Debian's etcd-server, which the e2e needs too).
-func apiServerAssets(t *testing.T) string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Skipf("no API server binaries: %v", err)
-	}
-	apiservers, _ := filepath.Glob(filepath.Join(cache, "inferscale", "k8s", "*", "kube-apiserver"))
-	etcd, err := exec.LookPath("etcd")
-	if len(apiservers) == 0 || err != nil {
-		t.Skip("no API server binaries: run `make e2e-tools` and install etcd-server, or set KUBEBUILDER_ASSETS")
-	}
-	dir := t.TempDir()
-	for name, target := range map[string]string{"kube-apiserver": apiservers[len(apiservers)-1], "etcd": etcd} {
-		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+	"github.com/inferscale/inferscale/internal/apiservertest"
+)
 
 // Against a real API server, each replica of both binaries, racing, with exactly
 // the RBAC README.md lists (impersonating their ServiceAccounts), ends with one CA,
@@ -50,7 +24,7 @@ func TestRealAPIServerWithDocumentedRBAC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts etcd and kube-apiserver")
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: apiServerAssets(t)}
+	env := &envtest.Environment{BinaryAssetsDirectory: apiservertest.Assets(t)}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start API server: %v", err)

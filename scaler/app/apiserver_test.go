@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,36 +31,14 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/inferscale/inferscale/internal/apiservertest"
 	"sigs.k8s.io/yaml"
 
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/controller"
 )
-
-// apiServerAssets returns a directory holding etcd and kube-apiserver for envtest:
-// $KUBEBUILDER_ASSETS, or the kube-apiserver `make e2e-tools` builds next to the etcd on PATH.
-func apiServerAssets(t *testing.T) string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Skipf("no API server binaries: %v", err)
-	}
-	apiservers, _ := filepath.Glob(filepath.Join(cache, "inferscale", "k8s", "*", "kube-apiserver"))
-	etcd, err := exec.LookPath("etcd")
-	if len(apiservers) == 0 || err != nil {
-		t.Skip("no API server binaries: run `make e2e-tools` and install etcd-server, or set KUBEBUILDER_ASSETS")
-	}
-	dir := t.TempDir()
-	for name, target := range map[string]string{"kube-apiserver": apiservers[len(apiservers)-1], "etcd": etcd} {
-		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // applyFile creates every object of a multi-document YAML file.
 func applyFile(t *testing.T, c client.Client, path string) {
@@ -104,7 +81,7 @@ func TestAgainstAPIServer(t *testing.T) {
 		t.Skip("starts etcd and kube-apiserver")
 	}
 	env := &envtest.Environment{
-		BinaryAssetsDirectory: apiServerAssets(t),
+		BinaryAssetsDirectory: apiservertest.Assets(t),
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "manifests", "crd", "bases")},
 	}
 	cfg, err := env.Start()

@@ -1,0 +1,38 @@
+// Package apiservertest finds the etcd and kube-apiserver binaries that
+// controller-runtime's envtest starts, for tests that need a real API server
+// rather than a fake client.
+package apiservertest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Assets returns a directory holding etcd and kube-apiserver for envtest:
+// $KUBEBUILDER_ASSETS, or the kube-apiserver `make e2e-tools` builds next to
+// the etcd on PATH (Debian's etcd-server, which the e2e needs too). It skips
+// the test, saying what to install, where neither exists.
+func Assets(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Skipf("no API server binaries: %v", err)
+	}
+	apiservers, _ := filepath.Glob(filepath.Join(cache, "inferscale", "k8s", "*", "kube-apiserver"))
+	etcd, err := exec.LookPath("etcd")
+	if len(apiservers) == 0 || err != nil {
+		t.Skip("no API server binaries: run `make e2e-tools` and install etcd-server, or set KUBEBUILDER_ASSETS")
+	}
+	dir := t.TempDir()
+	for name, target := range map[string]string{"kube-apiserver": apiservers[len(apiservers)-1], "etcd": etcd} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

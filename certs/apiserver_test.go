@@ -22,7 +22,7 @@ import (
 // Secrets the API server accepts, and the caBundle set.
 func TestRealAPIServerWithDocumentedRBAC(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
+		t.Skip("skipped with -short: starts etcd and kube-apiserver")
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: apiservertest.Assets(t)}
 	cfg, err := env.Start()

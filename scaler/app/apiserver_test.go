@@ -78,7 +78,7 @@ func freeAddr(t *testing.T) string {
 // kubelet or controller-manager: pods are created and made Ready by hand.
 func TestAgainstAPIServer(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts etcd and kube-apiserver")
+		t.Skip("skipped with -short: starts etcd and kube-apiserver")
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: apiservertest.Assets(t),

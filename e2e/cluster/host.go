@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -397,9 +398,23 @@ func ownChain(name string) bool {
 	return false
 }
 
+// legacyTableNames are where the kernel lists the legacy (x_tables) tables in use.
+var legacyTableNames = map[string]string{
+	"iptables-legacy":  "/proc/net/ip_tables_names",
+	"ip6tables-legacy": "/proc/net/ip6_tables_names",
+}
+
 // listRules returns the `-S` output of one table: "-N chain" and "-A chain rule..." lines. A
 // table the kernel lacks gives no lines.
 func listRules(tool, table string) []string {
+	// Merely listing a legacy table creates it, which would leave the host with legacy tables
+	// (and iptables warning about them ever after); a table not in use holds no rules anyway.
+	if names, ok := legacyTableNames[tool]; ok {
+		inUse, err := os.ReadFile(names)
+		if err != nil || !slices.Contains(strings.Fields(string(inUse)), table) {
+			return nil
+		}
+	}
 	out, err := exec.Command(tool, "-w", "-t", table, "-S").Output()
 	if err != nil {
 		return nil

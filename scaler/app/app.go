@@ -151,8 +151,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return fmt.Errorf("create discovery client: %w", err)
 	}
-	scales, err := scale.NewForConfig(cfg, mgr.GetRESTMapper(), dynamic.LegacyAPIPathResolverFunc,
-		scale.NewDiscoveryScaleKindResolver(memory.NewMemCacheClient(disc)))
+	cachedDisc := memory.NewMemCacheClient(disc)
+	scaleKinds := &refreshingScaleKinds{
+		resolver: scale.NewDiscoveryScaleKindResolver(cachedDisc), cache: cachedDisc,
+		clock: clock.RealClock{}, minRefresh: 30 * time.Second,
+	}
+	scales, err := scale.NewForConfig(cfg, mgr.GetRESTMapper(), dynamic.LegacyAPIPathResolverFunc, scaleKinds)
 	if err != nil {
 		return fmt.Errorf("create scale client: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,15 +76,19 @@ type Cluster struct {
 	// BinDir holds the Kubernetes binaries, kubectl among them.
 	BinDir string
 
-	external         bool
-	opts             Options
-	log              io.Writer
-	state            *hostState
-	lock             *runLock
-	dns              *serviceDNS
-	downDone         atomic.Bool
-	leftovers        []string // what teardown left, checked before the run lock was let go
+	external  bool
+	opts      Options
+	log       io.Writer
+	state     *hostState
+	lock      *runLock
+	dns       *serviceDNS
+	downDone  atomic.Bool
+	leftovers []string // what teardown left, checked before the run lock was let go
+	// mu guards components, dns and stopping: a signal may start Down while Up still starts
+	// components.
+	mu               sync.Mutex
 	components       []*component
+	stopping         bool
 	containerdSocket string
 	stopSignals      func()
 	downOnce         sync.Once
@@ -268,12 +273,24 @@ func (c *Cluster) start(name, bin string, args ...string) error {
 	if !filepath.IsAbs(bin) {
 		bin = filepath.Join(c.BinDir, bin)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopping {
+		return fmt.Errorf("start %s: the cluster is being torn down", name)
+	}
 	comp, err := startComponent(c.path("logs"), name, bin, args...)
 	if err != nil {
 		return err
 	}
 	c.components = append(c.components, comp)
 	return nil
+}
+
+// started returns the components started so far, in start order.
+func (c *Cluster) started() []*component {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.components)
 }
 
 func (c *Cluster) bringUp(ctx context.Context) error {
@@ -382,8 +399,19 @@ func (c *Cluster) bringUp(ctx context.Context) error {
 	}
 
 	// Pods resolve Service names through the node address, as through kube-dns.
-	if c.dns, err = startServiceDNS(context.Background(), c.Client, nodeIP); err != nil {
+	dns, err := startServiceDNS(context.Background(), c.Client, nodeIP)
+	if err != nil {
 		return err
+	}
+	c.mu.Lock()
+	stopping := c.stopping
+	if !stopping {
+		c.dns = dns
+	}
+	c.mu.Unlock()
+	if stopping {
+		dns.close()
+		return errors.New("start cluster DNS: the cluster is being torn down")
 	}
 
 	values := configValues{
@@ -477,7 +505,7 @@ func (c *Cluster) poll(ctx context.Context, timeout time.Duration, what string, 
 	defer cancel()
 	var lastErr error
 	for {
-		for _, comp := range c.components {
+		for _, comp := range c.started() {
 			if done, err := comp.exited(); done {
 				return fmt.Errorf("wait for %s: %s exited: %v (log: %s)", what, comp.name, err, comp.logPath)
 			}
@@ -636,7 +664,7 @@ func (c *Cluster) Kubectl(ctx context.Context, args ...string) ([]byte, error) {
 
 // DumpLogs writes the last lines of every component's log to w.
 func (c *Cluster) DumpLogs(w io.Writer, lines int) {
-	for _, comp := range c.components {
+	for _, comp := range c.started() {
 		data, err := os.ReadFile(comp.logPath)
 		if err != nil {
 			fmt.Fprintf(w, "===== %s: %v\n", comp.name, err)
@@ -666,13 +694,18 @@ func (c *Cluster) Down(ctx context.Context) error {
 func (c *Cluster) down(ctx context.Context) error {
 	start := time.Now()
 	c.stopSignals()
+	c.mu.Lock()
+	c.stopping = true
+	dns := c.dns
+	components := slices.Clone(c.components)
+	c.mu.Unlock()
 	// Stop resolving before the API server goes: its informer would only log errors.
-	if c.dns != nil {
-		c.dns.close()
+	if dns != nil {
+		dns.close()
 	}
 	var errs []error
 	byName := map[string]*component{}
-	for _, comp := range c.components {
+	for _, comp := range components {
 		byName[comp.name] = comp
 	}
 	// Pods first, while the kubelet runs, so that it stops their sandboxes and the CNI plugins
@@ -688,8 +721,8 @@ func (c *Cluster) down(ctx context.Context) error {
 		}
 	}
 	// Then the node, then the control plane, each given a moment to exit cleanly.
-	for i := len(c.components) - 1; i >= 0; i-- {
-		errs = append(errs, c.components[i].stop(5*time.Second))
+	for i := len(components) - 1; i >= 0; i-- {
+		errs = append(errs, components[i].stop(5*time.Second))
 	}
 	if c.opts.LogsDir != "" {
 		errs = append(errs, c.copyLogs(c.opts.LogsDir))
@@ -741,7 +774,7 @@ func (c *Cluster) copyLogs(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("copy logs: %w", err)
 	}
-	for _, comp := range c.components {
+	for _, comp := range c.started() {
 		data, err := os.ReadFile(comp.logPath)
 		if err != nil {
 			return fmt.Errorf("copy logs: %w", err)

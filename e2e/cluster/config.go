@@ -21,8 +21,8 @@ const (
 	etcdPeerPort  = 12380
 	// cniBinDir is where Debian's containernetworking-plugins installs the plugins.
 	cniBinDir = "/usr/lib/cni"
-	// PauseImage is the pod sandbox image, built by the harness and imported before the kubelet
-	// starts.
+	// pauseImageName names the pod sandbox image, built by the harness and imported before the
+	// kubelet starts.
 	pauseImageName = "pause"
 )
 

@@ -11,7 +11,7 @@ STATICCHECK := $(TOOLS_BIN)/staticcheck
 .PHONY: help demo build test test-unit test-e2e e2e-tools lint generate manifests verify-generate bench tools
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 demo: ## a real local cluster, inferscale installed, a model autoscaled under load; chart in _output/demo
 	$(GO) run ./e2e/cmd/demo

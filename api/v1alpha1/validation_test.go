@@ -252,3 +252,14 @@ func FuzzValidateSpec(f *testing.F) {
 		_ = s.Defaulted()
 	})
 }
+
+func BenchmarkValidateSpec(b *testing.B) {
+	s := validSpec()
+	path := field.NewPath("spec")
+	b.ReportAllocs()
+	for b.Loop() {
+		if errs := ValidateSpec(&s, path); len(errs) > 0 {
+			b.Fatal(errs)
+		}
+	}
+}

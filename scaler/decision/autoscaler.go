@@ -175,6 +175,13 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		return a.hold(&d, &c, fmt.Sprintf("%s: scale-down to %d blocked by invalid metric %s (%s): holding %d", desc, rec, firstInvalid.driving, firstInvalid.err, cur))
 	}
 	if agentMetrics && in.Covered < stableWindow && rec < cur {
+		// A partial window counts as a recommendation of the current count, so the scale-down
+		// window starts only once the reports cover the stable window. After a failover the
+		// new leader cannot know when the load last changed; at worst it just dropped, and
+		// the old leader would then have needed its window to slide past the drop and a whole
+		// scale-down window after that. The initial recommendation alone would expire while
+		// the window fills.
+		a.stabilize(cur, cur, up, down, now)
 		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, reasonIncompleteWindow,
 			fmt.Sprintf("reports cover %s of the %s stable window; scale-down waits for a full window", formatWindow(in.Covered.Truncate(time.Second)), formatWindow(stableWindow)))
 		return a.hold(&d, &c, fmt.Sprintf("%s: scale-down to %d waits for a full %s window of reports: holding %d", desc, rec, formatWindow(stableWindow), cur))

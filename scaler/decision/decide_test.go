@@ -570,3 +570,63 @@ func TestResourceValueTarget(t *testing.T) {
 		t.Errorf("got %d with current %q, want 5 and 4608Mi (%s)", d.DesiredReplicas, d.Metrics[0].Current, d.Reason)
 	}
 }
+
+// failoverSpec is the e2e restart test's policy: queue depth 4, a 10 s stable window, a 3 s
+// burst window, scale-down after 10 s of stabilization and then by up to 100% per 5 s.
+func failoverSpec() *v1alpha1.AutoscalingPolicySpec {
+	spec := policy(1, 5, queueDepth("4"))
+	spec.StableWindowSeconds = ptr.To[int32](10)
+	spec.Burst.WindowSeconds = ptr.To[int32](3)
+	spec.Behavior.ScaleUp.StabilizationWindowSeconds = ptr.To[int32](0)
+	spec.Behavior.ScaleDown.StabilizationWindowSeconds = ptr.To[int32](10)
+	spec.Behavior.ScaleDown.Policies = []v1alpha1.ScalingPolicy{{Type: v1alpha1.PercentScalingPolicy, Value: 100, PeriodSeconds: 5}}
+	return spec
+}
+
+// firstScaleDown ticks a once a second from t0 for a minute, starting at 5 replicas, with
+// the stable-window average and the covered time that tick(s) gives for s seconds since t0,
+// and returns when it first went below 5 and to how many.
+func firstScaleDown(t *testing.T, a *Autoscaler, tick func(s int) (avg float64, covered time.Duration)) (time.Duration, int32) {
+	t.Helper()
+	spec := failoverSpec()
+	for s := 0; s <= 60; s++ {
+		avg, covered := tick(s)
+		in := agentInput(spec, 5, agentPods(5), repeat(5, avg), repeat(5, 1.63))
+		in.Covered = covered
+		d := a.Decide(in, t0.Add(time.Duration(s)*time.Second))
+		if d.DesiredReplicas < 5 {
+			return time.Duration(s) * time.Second, d.DesiredReplicas
+		}
+	}
+	t.Fatal("never scaled down")
+	return 0, 0
+}
+
+// A leader that takes over under load must not scale down earlier than the old leader would
+// have, whatever happened before the failover, which it cannot know. The worst case for it
+// is that the load dropped at the failover: the old leader, whose stable window still held
+// the higher load, needs the window to move past the drop before recommending fewer pods,
+// then a whole scale-down window of such recommendations. So the new leader holds until its
+// reports cover a stable window and then a scale-down window more (the e2e failure: 5 → 3
+// twelve seconds after the election, where the old leader would have taken 14 s at least).
+func TestFailoverScalesDownNoEarlierThanTheOldLeader(t *testing.T) {
+	// The old leader: a full window of 4 per pod (5 pods at the target), then the load
+	// drops to 1.63 per pod at t0 and its 10 s window slides over the drop.
+	old := &Autoscaler{}
+	oldAt, oldTo := firstScaleDown(t, old, func(s int) (float64, time.Duration) {
+		k := float64(min(s, 10))
+		return ((10-k)*4 + k*1.63) / 10, time.Hour
+	})
+	// The new leader, elected at t0: empty store, its window fills with the new load only.
+	newAt, newTo := firstScaleDown(t, &Autoscaler{}, func(s int) (float64, time.Duration) {
+		return 1.63, time.Duration(s) * time.Second
+	})
+	t.Logf("old leader: 5 → %d after %s; new leader: 5 → %d after %s", oldTo, oldAt, newTo, newAt)
+	if newAt < oldAt {
+		t.Errorf("the new leader scaled down after %s, before the old leader would have (%s)", newAt, oldAt)
+	}
+	// And then it does scale down: the hold ends with a stable window plus a scale-down window.
+	if want := 20 * time.Second; newAt > want+time.Second || newTo != 3 {
+		t.Errorf("the new leader went to %d after %s, want 3 after %s", newTo, newAt, want)
+	}
+}

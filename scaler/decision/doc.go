@@ -48,11 +48,15 @@
 // moves (Hold, ScalingActive=False with the first invalid metric's reason) and the
 // stabilization history is left alone. A target whose agents have no report in the stable
 // window has no agent metric at all, which is that case. Until the report store covers one
-// stable window (Input.Covered; after a restart or a failover) scale-downs hold as well. A
-// target scaled to zero by hand is left alone (ScalingActive=False ScalingDisabled). An HPA on
-// the same target stops all scaling (AbleToScale=False HorizontalPodAutoscalerConflict). While
-// a pod of the target is unschedulable no scale-up happens (AbleToScale=False
-// PodsUnschedulable); scale-downs still do.
+// stable window (Input.Covered; after a restart or a failover) scale-downs hold as well, and
+// each such hold records the current count as a recommendation, so the scale-down
+// stabilization window starts only once the window is full: a new leader cannot know when
+// the load last changed, and if it had just dropped, the old leader would also have needed
+// its window to slide past the drop and then a scale-down window. A target scaled to zero by
+// hand is left alone (ScalingActive=False ScalingDisabled). An HPA on the same target stops
+// all scaling (AbleToScale=False HorizontalPodAutoscalerConflict). While a pod of the target
+// is unschedulable no scale-up happens (AbleToScale=False PodsUnschedulable); scale-downs
+// still do.
 //
 // # Burst mode (Knative's panic mode)
 //
@@ -80,7 +84,8 @@
 // condition reasons (ScaleUpStabilized, ScaleDownStabilized, ScaleUpLimit, ScaleDownLimit,
 // TooManyReplicas, TooFewReplicas, DesiredWithinRange). As in HPA, the first decision of an
 // Autoscaler records the current count as a recommendation, so a restarted scaler does not
-// scale down before a scale-down window has passed. HPA reuses the slot of an expired entry;
+// scale down before a scale-down window has passed (and, see Safety, not before a stable
+// window plus a scale-down window when it starts with empty report windows). HPA reuses the slot of an expired entry;
 // here expired recommendations are dropped, and scale events once the longest policy period
 // of either direction has passed (an event of one direction counts in the other's periods),
 // which reads the same. A run of equal consecutive recommendations is kept as its newest

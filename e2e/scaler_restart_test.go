@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // Killing the scaler's leader under steady load never drops replicas: the other replica takes
 // the lease and the leader label, starts with empty windows, and holds scale-downs until it
-// has a whole stable window of reports.
+// has a whole stable window of reports and a scale-down stabilization window after that.
 func TestScalerRestartUnderLoadKeepsReplicas(t *testing.T) {
 	requireInferscale(t)
 	ns := newNamespace(t)
@@ -28,12 +29,25 @@ func TestScalerRestartUnderLoadKeepsReplicas(t *testing.T) {
 	startLoad(t, ns, clusterURL(ip, 80, "/v1/completions"), "180s@80")
 	read := func() int32 { return replicas(t, ns, name) }
 	waitReplicas(t, ns, name, read, func(n int32) bool { return n >= 2 }, 30*time.Second, "scale-up under load")
-	// A burst may overshoot; wait until the count has not changed for longer than the stable
-	// window plus the scale-down stabilization (20 s): the steady state of this load (3).
+	// The load step bursts to the maximum, and burst mode holds that until a stable window
+	// passes without burst, then the scale-down stabilization window holds the burst's
+	// recommendation: an unchanged count alone does not say the scaler is at rest (it was
+	// still holding 5 from the burst 27 s after the last change). Wait until the count has not
+	// changed for longer than the stable window plus the scale-down stabilization (20 s) and
+	// the scaler's last decision kept exactly the current count for want of any other
+	// (status current = desired = the count, AbleToScale ReadyForNewScale: no burst, no
+	// stabilized scale-down pending; ReadyForNewScale alone is also what the tick that scales
+	// down says): only then is a drop after the failover the new leader's doing.
+	status := func() string {
+		out, _ := testCluster.Kubectl(t.Context(), "-n", ns, "get", "asp", name, "-o",
+			`jsonpath={.status.currentReplicas}/{.status.desiredReplicas}/{.status.conditions[?(@.type=="AbleToScale")].reason}`)
+		return string(out)
+	}
 	before, changed := read(), time.Now()
-	for settleBy := time.Now().Add(100 * time.Second); time.Since(changed) < 25*time.Second; time.Sleep(500 * time.Millisecond) {
+	atRest := func() bool { return status() == fmt.Sprintf("%d/%d/ReadyForNewScale", before, before) }
+	for settleBy := time.Now().Add(100 * time.Second); time.Since(changed) < 25*time.Second || !atRest(); time.Sleep(500 * time.Millisecond) {
 		if time.Now().After(settleBy) {
-			t.Fatalf("replicas never settled under steady load (last %d)\n%s", before, scalerLog(t))
+			t.Fatalf("replicas never settled under steady load (last %d, status %s)\n%s", before, status(), scalerLog(t))
 		}
 		if n := read(); n != before {
 			before, changed = n, time.Now()

@@ -1,6 +1,7 @@
 // Command inferscale is the command-line companion of inferscale: it prints
-// the build version and validates AutoscalingPolicy files offline with the
-// same rules the admission webhook applies.
+// the build version, validates AutoscalingPolicy files offline with the same
+// rules the admission webhook applies, and converts other autoscalers' objects
+// into AutoscalingPolicies.
 package main
 
 import (
@@ -15,6 +16,9 @@ import (
 const usage = `usage:
   inferscale version              print the build version
   inferscale validate FILE...     validate AutoscalingPolicy YAML or JSON files ("-" reads stdin)
+  inferscale convert [FILE...]    convert HorizontalPodAutoscalers, KEDA ScaledObjects, SeldonDeployments'
+                                  hpaSpecs, KubeAI and MatrixInfer policies to AutoscalingPolicies on
+                                  stdout (no FILE or "-" reads stdin); what changed is on stderr
 `
 
 func main() {
@@ -41,6 +45,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return validateFiles(fs.Args(), stdin, stdout, stderr)
+	case "convert":
+		fs := flag.NewFlagSet("convert", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		files := fs.Args()
+		if len(files) == 0 {
+			files = []string{"-"}
+		}
+		return convertFiles(files, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

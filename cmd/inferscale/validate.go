@@ -19,14 +19,7 @@ import (
 // validateFiles checks every AutoscalingPolicy document in the files and
 // prints one line per problem; it returns 1 if any policy is invalid.
 func validateFiles(paths []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	status := 0
-	for _, path := range paths {
-		data, err := readInput(path, stdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", path, err)
-			status = 1
-			continue
-		}
+	return eachFile(paths, stdin, stderr, func(path string, data []byte) (status int) {
 		results, err := validateDocuments(data)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", path, err)
@@ -41,6 +34,24 @@ func validateFiles(paths []string, stdin io.Reader, stdout, stderr io.Writer) in
 			for _, e := range r.errs {
 				fmt.Fprintf(stdout, "%s: %s: %s\n", path, r.name, e.Error())
 			}
+		}
+		return status
+	})
+}
+
+// eachFile reads each file ("-" is stdin) and hands it to do; the status is
+// 1 when a file cannot be read or do returns 1 for any.
+func eachFile(paths []string, stdin io.Reader, stderr io.Writer, do func(path string, data []byte) int) int {
+	status := 0
+	for _, path := range paths {
+		data, err := readInput(path, stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			status = 1
+			continue
+		}
+		if do(path, data) != 0 {
+			status = 1
 		}
 	}
 	return status

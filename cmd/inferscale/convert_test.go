@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/inferscale/inferscale/internal/policyfile"
 )
 
 // Every policy convert writes passes inferscale validate: the strict decoding
@@ -23,7 +25,7 @@ func TestConvertOutputValidates(t *testing.T) {
 			if converted == 0 {
 				t.Fatalf("nothing converted:\n%s", errOut.String())
 			}
-			results, err := validateDocuments(out.Bytes())
+			results, err := policyfile.Decode(out.Bytes())
 			if err != nil {
 				t.Fatalf("output does not decode: %v\n%s", err, out.String())
 			}
@@ -31,8 +33,8 @@ func TestConvertOutputValidates(t *testing.T) {
 				t.Fatalf("%d policies written, %d reported converted", len(results), converted)
 			}
 			for _, r := range results {
-				if len(r.errs) > 0 {
-					t.Errorf("%s: %v", r.name, r.errs)
+				if len(r.Errs) > 0 {
+					t.Errorf("%s: %v", r.Name, r.Errs)
 				}
 			}
 		})

@@ -1,7 +1,7 @@
 // Command inferscale is the command-line companion of inferscale: it prints
 // the build version, validates AutoscalingPolicy files offline with the same
-// rules the admission webhook applies, and converts other autoscalers' objects
-// into AutoscalingPolicies.
+// rules the admission webhook applies, converts other autoscalers' objects
+// into AutoscalingPolicies, and simulates autoscalers on replayed traffic.
 package main
 
 import (
@@ -19,6 +19,8 @@ const usage = `usage:
   inferscale convert [FILE...]    convert HorizontalPodAutoscalers, KEDA ScaledObjects, SeldonDeployments'
                                   hpaSpecs, KubeAI and MatrixInfer policies to AutoscalingPolicies on
                                   stdout (no FILE or "-" reads stdin); what changed is on stderr
+  inferscale simulate [flags]     replay a trace or load profile through inferscale and baselines
+                                  on a simulated LLM server ("inferscale simulate -h" for flags)
 `
 
 func main() {
@@ -56,6 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			files = []string{"-"}
 		}
 		return convertFiles(files, stdin, stdout, stderr)
+	case "simulate":
+		return simulate(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -35,18 +35,8 @@ func TestValidate(t *testing.T) {
 			contains: []string{"AutoscalingPolicy default/llama-latency valid"},
 		},
 		{
-			name: "all field errors of a document",
-			input: `apiVersion: inferscale.io/v1alpha1
-kind: AutoscalingPolicy
-metadata: {name: bad, namespace: ai}
-spec:
-  targetRef: {apiVersion: apps/v1, kind: Deployment, name: llama}
-  minReplicas: 0
-  maxReplicas: 3
-  metrics:
-  - type: Latency
-    latency: {percentile: 100, target: 500ms}
-`,
+			name:     "all field errors of a document",
+			input:    badPolicy,
 			code:     1,
 			contains: []string{"spec.minReplicas: Invalid value: 0: must be at least 1: scale to zero is not supported", "spec.metrics[0].latency.percentile"},
 		},

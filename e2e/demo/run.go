@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/internal/loadprofile"
 )
 
 // Options configure one run.
@@ -357,16 +358,11 @@ func eventTime(e corev1.Event) time.Time {
 }
 
 func profileDuration(spec string) (time.Duration, error) {
-	var total time.Duration
-	for _, part := range strings.Split(spec, ",") {
-		d, _, ok := strings.Cut(strings.TrimSpace(part), "@")
-		dur, err := time.ParseDuration(d)
-		if !ok || err != nil {
-			return 0, fmt.Errorf("load profile step %q: want DURATION@RPS", part)
-		}
-		total += dur
+	p, err := loadprofile.Parse(spec)
+	if err != nil {
+		return 0, fmt.Errorf("load profile: %w", err)
 	}
-	return total, nil
+	return p.Duration(), nil
 }
 
 func printHeader(w io.Writer) {

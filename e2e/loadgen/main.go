@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/inferscale/inferscale/internal/loadprofile"
 )
 
 // Second is the statistics line for one second of the run.
@@ -42,7 +44,7 @@ func main() {
 	if *url == "" {
 		log.Fatal("-url is required")
 	}
-	p, err := parseProfile(*spec)
+	p, err := loadprofile.Parse(*spec)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -56,7 +58,7 @@ type result struct {
 	failed  bool
 }
 
-func run(ctx context.Context, p profile, url string, maxInFlight int, timeout time.Duration, out io.Writer) {
+func run(ctx context.Context, p loadprofile.Profile, url string, maxInFlight int, timeout time.Duration, out io.Writer) {
 	client := &http.Client{
 		Timeout: timeout,
 		// One connection per request, as from many independent clients: kube-proxy balances
@@ -84,7 +86,7 @@ func run(ctx context.Context, p profile, url string, maxInFlight int, timeout ti
 			record(&sec, &latencies, r)
 			continue
 		case now := <-ticker.C:
-			rate, ok := p.rateAt(now.Sub(start))
+			rate, ok := p.RateAt(now.Sub(start))
 			if !ok {
 				inFlight.Wait()
 				drain(results, &sec, &latencies)

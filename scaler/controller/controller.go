@@ -200,23 +200,6 @@ func owningPolicies(ps []v1alpha1.AutoscalingPolicy) map[target.Key]string {
 	return out
 }
 
-// storeConfig is what the report store keeps for a policy's target.
-func storeConfig(spec *v1alpha1.AutoscalingPolicySpec) window.Config {
-	cfg := window.Config{Window: time.Duration(*spec.StableWindowSeconds) * time.Second}
-	for _, m := range spec.Metrics {
-		switch {
-		case m.Latency != nil && m.Latency.TimeToFirstByte:
-			cfg.TimeToFirstByte = true
-		case m.Latency != nil:
-			cfg.Latency = true
-		case m.ModelMetric != nil && !slices.Contains(cfg.ModelMetrics, m.ModelMetric.Name):
-			cfg.ModelMetrics = append(cfg.ModelMetrics, m.ModelMetric.Name)
-		}
-	}
-	slices.Sort(cfg.ModelMetrics)
-	return cfg
-}
-
 func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolicy, st *policyState, owner string) {
 	name := p.Namespace + "/" + p.Name
 	log := c.opts.Log.WithValues("policy", name, "target", st.key.String())
@@ -232,7 +215,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		return
 	}
 	spec := p.Spec.Defaulted()
-	c.opts.Store.Configure(st.key, storeConfig(spec))
+	c.opts.Store.Configure(st.key, window.ConfigFor(spec))
 
 	gr, sc, err := c.getScale(ctx, st.key, p.Spec.TargetRef.APIVersion)
 	if err != nil {

@@ -24,7 +24,6 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -310,21 +309,6 @@ func TestStatusWritesOfValuesAreThrottled(t *testing.T) {
 	f.tick()
 	if f.statusPatches != before+1 {
 		t.Errorf("status writes after the interval = %d, want 1", f.statusPatches-before)
-	}
-}
-
-func TestStoreConfig(t *testing.T) {
-	spec := (&v1alpha1.AutoscalingPolicySpec{
-		StableWindowSeconds: ptr.To[int32](30),
-		Metrics: []v1alpha1.MetricSpec{
-			{Type: v1alpha1.LatencyMetricType, Latency: &v1alpha1.LatencyMetricSource{Percentile: 99, TimeToFirstByte: true}},
-			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "vllm:num_requests_waiting"}},
-			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "b"}},
-		},
-	}).Defaulted()
-	got := storeConfig(spec)
-	if got.Window != 30*time.Second || got.Latency || !got.TimeToFirstByte || strings.Join(got.ModelMetrics, ",") != "b,vllm:num_requests_waiting" {
-		t.Errorf("storeConfig = %+v", got)
 	}
 }
 

@@ -45,7 +45,7 @@ func BenchmarkDecideTick(b *testing.B) {
 	rep.Requests.Status2xx = 20
 	for i := range keys {
 		keys[i] = target.Key{Namespace: "ai", Group: "apps", Kind: "Deployment", Name: fmt.Sprint("m", i)}
-		store.Configure(keys[i], storeConfig(spec))
+		store.Configure(keys[i], window.ConfigFor(spec))
 	}
 	for range 60 {
 		clk.Step(time.Second)

@@ -16,12 +16,14 @@ package window
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
 
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/target"
 )
 
@@ -381,4 +383,23 @@ func (s *Store) Covered(k target.Key) time.Duration {
 		return 0
 	}
 	return s.clock.Since(t.since)
+}
+
+// ConfigFor is what the store keeps for the target of a defaulted policy spec: its stable
+// window, the latency sketches its Latency metrics read and the model gauges its ModelMetric
+// metrics name (sorted, so an unchanged policy never reconfigures the target).
+func ConfigFor(spec *v1alpha1.AutoscalingPolicySpec) Config {
+	cfg := Config{Window: time.Duration(*spec.StableWindowSeconds) * time.Second}
+	for _, m := range spec.Metrics {
+		switch {
+		case m.Latency != nil && m.Latency.TimeToFirstByte:
+			cfg.TimeToFirstByte = true
+		case m.Latency != nil:
+			cfg.Latency = true
+		case m.ModelMetric != nil && !slices.Contains(cfg.ModelMetrics, m.ModelMetric.Name):
+			cfg.ModelMetrics = append(cfg.ModelMetrics, m.ModelMetric.Name)
+		}
+	}
+	slices.Sort(cfg.ModelMetrics)
+	return cfg
 }

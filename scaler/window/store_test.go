@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	clocktesting "k8s.io/utils/clock/testing"
 
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/target"
 )
 
@@ -313,5 +315,22 @@ func BenchmarkBytesPerPod(b *testing.B) {
 			}
 			b.ReportMetric(perPod, "bytes/pod")
 		})
+	}
+}
+
+func TestConfigFor(t *testing.T) {
+	w := int32(30)
+	spec := (&v1alpha1.AutoscalingPolicySpec{
+		StableWindowSeconds: &w,
+		Metrics: []v1alpha1.MetricSpec{
+			{Type: v1alpha1.LatencyMetricType, Latency: &v1alpha1.LatencyMetricSource{Percentile: 99, TimeToFirstByte: true}},
+			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "vllm:num_requests_waiting"}},
+			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "b"}},
+			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "b"}},
+		},
+	}).Defaulted()
+	got := ConfigFor(spec)
+	if got.Window != 30*time.Second || got.Latency || !got.TimeToFirstByte || strings.Join(got.ModelMetrics, ",") != "b,vllm:num_requests_waiting" {
+		t.Errorf("ConfigFor = %+v", got)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/inferscale/inferscale/agent/modelmetrics"
 	"github.com/inferscale/inferscale/agent/proxy"
 	"github.com/inferscale/inferscale/agent/report"
+	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 )
 
@@ -98,7 +99,7 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 	} else {
 		log.Info("no --scaler-url: reports are not sent")
 	}
-	if names, _ := modelmetrics.ParseNames(cfg.ModelMetrics); len(names) > 0 {
+	if names, _ := agentv1.ParseModelMetrics(cfg.ModelMetrics); len(names) > 0 {
 		port := cfg.ModelMetricsPort
 		if port == 0 {
 			port = cfg.UpstreamPort
@@ -109,7 +110,7 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 			Client: &http.Client{Timeout: max(cfg.ReportInterval, time.Second)},
 		}
 	}
-	if cfg.GPU == "auto" {
+	if cfg.GPU == agentv1.GPUAuto {
 		lib := o.NVML
 		if lib == nil {
 			lib = nvml.New()

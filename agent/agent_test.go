@@ -24,6 +24,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 	"github.com/go-logr/logr/testr"
 
+	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 )
 
@@ -48,13 +49,9 @@ func portOf(t *testing.T, rawURL string) int {
 }
 
 func baseConfig(t *testing.T, upstreamPort int) Config {
-	var c Config
-	fs := newFlagSet(&c)
-	if err := fs.Parse(nil); err != nil {
-		t.Fatal(err)
-	}
+	c := agentv1.Default()
 	c.ListenPort, c.AdminPort, c.UpstreamPort = freePort(t), freePort(t), upstreamPort
-	c.GPU = "off"
+	c.GPU = agentv1.GPUOff
 	c.DrainGrace, c.DrainTimeout = 0, 10*time.Second
 	return c
 }
@@ -388,46 +385,4 @@ func scrapeMetrics(t *testing.T, a *Agent) string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return string(b)
-}
-
-func TestConfigFromEnvAndFlags(t *testing.T) {
-	env := map[string]string{
-		"POD_NAME":                   "llama-0",
-		"POD_NAMESPACE":              "ai",
-		"POD_UID":                    "u",
-		"INFERSCALE_UPSTREAM_PORT":   "8000",
-		"INFERSCALE_PROTOCOL":        "grpc",
-		"INFERSCALE_REPORT_INTERVAL": "2s",
-		"INFERSCALE_SCALER_URL":      "https://scaler:8443",
-	}
-	var c Config
-	fs := newFlagSet(&c)
-	if err := fs.Parse([]string{"--protocol=http", "--max-concurrency=4"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := ApplyEnv(fs, func(k string) string { return env[k] }); err != nil {
-		t.Fatal(err)
-	}
-	if c.PodName != "llama-0" || c.UpstreamPort != 8000 || c.ReportInterval != 2*time.Second || c.MaxConcurrency != 4 {
-		t.Errorf("config %+v", c)
-	}
-	if c.Protocol != "http" {
-		t.Errorf("protocol %q: the flag wins over the environment", c.Protocol)
-	}
-	if err := c.Validate(); err != nil {
-		t.Errorf("valid config: %v", err)
-	}
-	c.Protocol, c.UpstreamPort = "udp", c.ListenPort
-	err := c.Validate()
-	if err == nil || !strings.Contains(err.Error(), "--protocol") || !strings.Contains(err.Error(), "must differ") {
-		t.Errorf("invalid config: %v", err)
-	}
-	if err := ApplyEnv(fs, func(k string) string {
-		if k == "INFERSCALE_QUEUE_SIZE" {
-			return "many"
-		}
-		return ""
-	}); err == nil || !strings.Contains(err.Error(), "INFERSCALE_QUEUE_SIZE") {
-		t.Errorf("bad env value: %v", err)
-	}
 }

@@ -15,9 +15,6 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// DefaultPodResourcesSocket is where the kubelet serves the PodResources API.
-const DefaultPodResourcesSocket = "/var/lib/kubelet/pod-resources/kubelet.sock"
-
 // gpuResourcePrefix matches the NVIDIA device plugin's resources: nvidia.com/gpu and the
 // MIG ones (nvidia.com/mig-1g.10gb, ...).
 const gpuResourcePrefix = "nvidia.com/"

@@ -17,34 +17,6 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// Presets name the queue and load gauges of common model servers.
-var Presets = map[string][]string{
-	"vllm":   {"vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc"},
-	"triton": {"nv_inference_pending_request_count"},
-	"tgi":    {"tgi_queue_size", "tgi_batch_current_size"},
-}
-
-// ParseNames expands a comma-separated list of preset names and metric names, e.g.
-// "vllm,my_queue_gauge", into metric names, without duplicates.
-func ParseNames(spec string) ([]string, error) {
-	var names []string
-	for _, item := range strings.Split(spec, ",") {
-		item = strings.TrimSpace(item)
-		switch {
-		case item == "":
-			continue
-		case Presets[item] != nil:
-			names = append(names, Presets[item]...)
-		case model.UTF8Validation.IsValidMetricName(item) && !strings.ContainsAny(item, " {}\"#"):
-			names = append(names, item)
-		default:
-			return nil, fmt.Errorf("model metric %q is neither a preset (vllm, triton, tgi) nor a metric name", item)
-		}
-	}
-	slices.Sort(names)
-	return slices.Compact(names), nil
-}
-
 // maxScrapeBytes bounds what a scrape reads; a vLLM endpoint serves a few hundred KiB.
 const maxScrapeBytes = 16 << 20
 

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+
+	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 )
 
 const vllmExposition = `# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
@@ -30,7 +32,7 @@ func TestScrapeVLLMPreset(t *testing.T) {
 		_, _ = w.Write([]byte(vllmExposition))
 	}))
 	defer srv.Close()
-	names, err := ParseNames("vllm")
+	names, err := agentv1.ParseModelMetrics("vllm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func TestScrapeTritonAndTGI(t *testing.T) {
 		"# TYPE tgi_queue_size gauge\ntgi_queue_size 7\ntgi_batch_current_size 2\ntgi_batch_current_size{shard=\"1\"} NaN\n"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) }))
 	defer srv.Close()
-	names, err := ParseNames("triton, tgi")
+	names, err := agentv1.ParseModelMetrics("triton, tgi")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,18 +81,5 @@ func TestScrapeErrors(t *testing.T) {
 		if _, err := s.Scrape(context.Background()); err == nil {
 			t.Errorf("%s: no error", path)
 		}
-	}
-}
-
-func TestParseNames(t *testing.T) {
-	got, err := ParseNames("tgi,custom_gauge,tgi_queue_size")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"custom_gauge", "tgi_batch_current_size", "tgi_queue_size"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-	if _, err := ParseNames("vllm,bad{name"); err == nil {
-		t.Error("invalid name accepted")
 	}
 }

@@ -13,22 +13,19 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// Names every injection uses. They are part of the contract with the agent,
-// the scaler and the manifests (see /CONTRACTS and DESIGN.md).
+// Names every injection uses. They are part of the contract with the scaler
+// (the token's audience) and the manifests (the port name); the agent's side
+// of it is api/agent/v1.
 const (
 	// ContainerName is the name of the injected sidecar.
 	ContainerName = "inferscale-agent"
 	// TokenVolumeName is the projected service-account token volume.
 	TokenVolumeName = "inferscale-token"
-	// TokenDir is where the token volume is mounted; the token is TokenDir/token.
-	TokenDir = "/var/run/secrets/inferscale.io/token"
 	// TokenAudience is the audience the scaler's TokenReview asks for.
 	TokenAudience = "inferscale-scaler"
 	// AdminPortName names the agent's port of /metrics, /readyz and /healthz
 	// (at most 15 characters, as port names must be).
 	AdminPortName = "inferscale"
-	// EnvCABundle carries the PEM bundle that signs the scaler's certificate.
-	EnvCABundle = "INFERSCALE_CA_BUNDLE"
 )
 
 // Annotations read from the pod (its template). Documented in webhook/README.md.
@@ -102,22 +99,21 @@ func (c *Config) Validate() error {
 	if c.Image == "" {
 		return fmt.Errorf("agent image: must be set")
 	}
-	for name, p := range map[string]int32{"listen port": c.ListenPort, "admin port": c.AdminPort} {
-		if p < 1 || p > 65535 {
-			return fmt.Errorf("agent %s %d: want 1..65535", name, p)
-		}
+	// The template's agent settings, as every pod that overrides none of them gets them;
+	// a port no model uses stands in for the fronted one.
+	a := agentBase(c)
+	a.UpstreamPort = 1
+	if a.ListenPort == 1 || a.AdminPort == 1 {
+		a.UpstreamPort = 2
 	}
-	if c.ListenPort == c.AdminPort {
-		return fmt.Errorf("agent listen port and admin port are both %d", c.ListenPort)
+	if err := a.Validate(); err != nil {
+		return fmt.Errorf("agent template: %w", err)
 	}
 	if c.RunAsUser <= 0 {
 		return fmt.Errorf("agent runAsUser %d: must be a non-root UID", c.RunAsUser)
 	}
 	if c.TokenExpirationSeconds < 600 {
 		return fmt.Errorf("token expiration %ds: the API server requires at least 600", c.TokenExpirationSeconds)
-	}
-	if c.ScalerURL != "" && !strings.HasPrefix(c.ScalerURL, "https://") && !strings.HasPrefix(c.ScalerURL, "http://") {
-		return fmt.Errorf("scaler URL %q: want https://host:port", c.ScalerURL)
 	}
 	if msgs := validation.IsValidPortName(AdminPortName); len(msgs) > 0 {
 		return fmt.Errorf("admin port name: %s", strings.Join(msgs, "; "))

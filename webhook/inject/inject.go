@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 )
 
 // Status is what an injection did, recorded as JSON in the pod annotation
@@ -90,6 +93,14 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 	if err := checkConflicts(pod, target, s); err != nil {
 		return Result{}, err
 	}
+	protocol := s.protocol
+	if protocol == "" {
+		protocol = protocolOf(target)
+	}
+	s.agent.UpstreamPort, s.agent.Protocol = int(target.number), protocol
+	if err := checkAgent(&s.agent, pod.Annotations); err != nil {
+		return Result{}, err
+	}
 
 	out := pod.DeepCopy()
 	var warnings []string
@@ -97,16 +108,12 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 		takeOverName(out, target.name)
 	} else {
 		warnings = append(warnings, fmt.Sprintf("the fronted port %d has no name, so a Service cannot reach the agent by it: "+
-			"name the port (e.g. http) so the agent takes the name over, or target the agent's port %d", target.number, s.listenPort))
+			"name the port (e.g. http) so the agent takes the name over, or target the agent's port %d", target.number, s.agent.ListenPort))
 	}
 	if target.container == "" {
-		warnings = append(warnings, fmt.Sprintf("no container declares port %d (from %s); the agent fronts it on port %d", target.number, AnnotationPort, s.listenPort))
+		warnings = append(warnings, fmt.Sprintf("no container declares port %d (from %s); the agent fronts it on port %d", target.number, AnnotationPort, s.agent.ListenPort))
 	}
 
-	protocol := s.protocol
-	if protocol == "" {
-		protocol = protocolOf(target)
-	}
 	st := Status{
 		Container:        ContainerName,
 		Image:            cfg.Image,
@@ -115,8 +122,8 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 		FrontedContainer: target.container,
 		FrontedPort:      target.number,
 		PortName:         target.name,
-		ListenPort:       s.listenPort,
-		AdminPort:        s.adminPort,
+		ListenPort:       int32(s.agent.ListenPort),
+		AdminPort:        int32(s.agent.AdminPort),
 		Protocol:         protocol,
 		GPU:              usesGPU(pod),
 	}
@@ -247,15 +254,16 @@ func protocolOf(p port) string {
 // checkConflicts refuses what would break the pod: agent ports already in use,
 // names already taken.
 func checkConflicts(pod *corev1.Pod, target port, s settings) error {
-	if s.listenPort == target.number || s.adminPort == target.number {
+	listenPort, adminPort := int32(s.agent.ListenPort), int32(s.agent.AdminPort)
+	if listenPort == target.number || adminPort == target.number {
 		return notInjectable("the agent's ports %d/%d include the fronted port %d: set %s or %s",
-			s.listenPort, s.adminPort, target.number, AnnotationAgentPort, AnnotationAgentAdminPort)
+			listenPort, adminPort, target.number, AnnotationAgentPort, AnnotationAgentAdminPort)
 	}
 	var errs []error
 	check := func(containers []corev1.Container) {
 		for _, c := range containers {
 			for _, p := range c.Ports {
-				if p.ContainerPort == s.listenPort || p.ContainerPort == s.adminPort {
+				if p.ContainerPort == listenPort || p.ContainerPort == adminPort {
 					errs = append(errs, notInjectable("container %s already uses port %d, which the agent needs: set %s or %s",
 						c.Name, p.ContainerPort, AnnotationAgentPort, AnnotationAgentAdminPort))
 				}
@@ -325,26 +333,14 @@ func rewritePort(h *corev1.HTTPGetAction, t *corev1.TCPSocketAction, name string
 }
 
 func sidecar(cfg *Config, s settings, st Status) corev1.Container {
-	args := []string{
-		"--listen-port=" + strconv.Itoa(int(s.listenPort)),
-		"--admin-port=" + strconv.Itoa(int(s.adminPort)),
-		"--upstream-port=" + strconv.Itoa(int(st.FrontedPort)),
-		"--protocol=" + st.Protocol,
-		"--token-file=" + TokenDir + "/token",
-	}
-	if cfg.ScalerURL != "" {
-		args = append(args, "--scaler-url="+cfg.ScalerURL)
-	}
-	args = append(args, s.agentArgs...)
-
-	env := []corev1.EnvVar{
-		fieldEnv("POD_NAME", "metadata.name"),
-		fieldEnv("POD_NAMESPACE", "metadata.namespace"),
-		fieldEnv("POD_UID", "metadata.uid"),
-		fieldEnv("NODE_NAME", "spec.nodeName"),
-	}
-	if cfg.CABundle != "" {
-		env = append(env, corev1.EnvVar{Name: EnvCABundle, Value: cfg.CABundle})
+	args, agentEnv := s.agent.Render()
+	env := make([]corev1.EnvVar, 0, len(agentEnv)+2)
+	for _, e := range agentEnv {
+		if e.FieldPath != "" {
+			env = append(env, fieldEnv(e.Name, e.FieldPath))
+		} else {
+			env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
+		}
 	}
 	if st.GPU {
 		// The NVIDIA container runtime mounts NVML only into containers that
@@ -356,12 +352,12 @@ func sidecar(cfg *Config, s settings, st Status) corev1.Container {
 			corev1.EnvVar{Name: "NVIDIA_DRIVER_CAPABILITIES", Value: "utility"})
 	}
 
-	listen := corev1.ContainerPort{Name: st.PortName, ContainerPort: s.listenPort, Protocol: corev1.ProtocolTCP}
-	admin := corev1.ContainerPort{Name: AdminPortName, ContainerPort: s.adminPort, Protocol: corev1.ProtocolTCP}
+	listen := corev1.ContainerPort{Name: st.PortName, ContainerPort: st.ListenPort, Protocol: corev1.ProtocolTCP}
+	admin := corev1.ContainerPort{Name: AdminPortName, ContainerPort: st.AdminPort, Protocol: corev1.ProtocolTCP}
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: path, Port: intstr.FromInt32(s.adminPort), Scheme: corev1.URISchemeHTTP,
+				Path: path, Port: intstr.FromInt32(st.AdminPort), Scheme: corev1.URISchemeHTTP,
 			}},
 			PeriodSeconds: period, FailureThreshold: failures, TimeoutSeconds: 1, SuccessThreshold: 1,
 		}
@@ -384,7 +380,7 @@ func sidecar(cfg *Config, s settings, st Status) corev1.Container {
 		LivenessProbe:  probe("/healthz", 10, 3),
 		Resources:      s.resources,
 		VolumeMounts: []corev1.VolumeMount{{
-			Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true,
+			Name: TokenVolumeName, MountPath: agentv1.TokenDir, ReadOnly: true,
 		}},
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             ptr.To(true),
@@ -427,7 +423,7 @@ func tokenVolume(cfg *Config) corev1.Volume {
 			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
 				Audience:          TokenAudience,
 				ExpirationSeconds: ptr.To(cfg.TokenExpirationSeconds),
-				Path:              "token",
+				Path:              path.Base(agentv1.DefaultTokenFile),
 			}}},
 		},
 	}}

@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 )
 
 func container(name string, ports ...corev1.ContainerPort) corev1.Container {
@@ -52,7 +54,32 @@ func agentOf(t *testing.T, pod *corev1.Pod) corev1.Container {
 	return corev1.Container{}
 }
 
-func hasArg(c corev1.Container, arg string) bool { return slices.Contains(c.Args, arg) }
+// downward is what the kubelet fills the downward API variables with.
+var downward = map[string]string{"metadata.name": "p", "metadata.namespace": "ai", "metadata.uid": "u-1", "spec.nodeName": "n1"}
+
+// startAgent parses the sidecar's args and env as the agent does when the kubelet starts it,
+// so a test sees the configuration the agent runs with, or why it would refuse to start.
+func startAgent(c corev1.Container) (agentv1.Config, error) {
+	env := map[string]string{}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+			env[e.Name] = downward[e.ValueFrom.FieldRef.FieldPath]
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		}
+	}
+	return agentv1.Load(c.Args, func(k string) string { return env[k] })
+}
+
+func mustStartAgent(t *testing.T, pod *corev1.Pod) agentv1.Config {
+	t.Helper()
+	a, err := startAgent(agentOf(t, pod))
+	if err != nil {
+		t.Fatalf("the injected agent would not start: %v (args %q)", err, agentOf(t, pod).Args)
+	}
+	return a
+}
 
 func TestInjectChoosesThePortDesignSays(t *testing.T) {
 	tests := []struct {
@@ -145,7 +172,7 @@ func TestInjectChoosesThePortDesignSays(t *testing.T) {
 					st.FrontedContainer, st.FrontedPort, st.PortName, st.Protocol, tt.wantContainer, tt.wantPort, tt.wantName, tt.wantProtocol)
 			}
 			agent := agentOf(t, res.Pod)
-			if !hasArg(agent, "--upstream-port="+itoa(tt.wantPort)) || !hasArg(agent, "--protocol="+tt.wantProtocol) {
+			if a := mustStartAgent(t, res.Pod); a.UpstreamPort != int(tt.wantPort) || a.Protocol != tt.wantProtocol {
 				t.Errorf("agent args %v do not front %d/%s", agent.Args, tt.wantPort, tt.wantProtocol)
 			}
 			if agent.Ports[0].Name != tt.wantName || agent.Ports[0].ContainerPort != 9080 {
@@ -188,22 +215,20 @@ func TestInjectedSidecar(t *testing.T) {
 	if agent.Image != cfg.Image {
 		t.Errorf("image %s, want %s", agent.Image, cfg.Image)
 	}
-	for _, arg := range []string{"--listen-port=9080", "--admin-port=9090", "--scaler-url=" + cfg.ScalerURL, "--token-file=" + TokenDir + "/token"} {
-		if !hasArg(agent, arg) {
-			t.Errorf("args %v lack %s", agent.Args, arg)
+	a := mustStartAgent(t, out)
+	if a.ListenPort != 9080 || a.AdminPort != 9090 || a.UpstreamPort != 8000 || a.Protocol != "http" || a.ScalerURL != cfg.ScalerURL || a.CABundle != cfg.CABundle {
+		t.Errorf("agent config %+v", a)
+	}
+	if a.PodName != "p" || a.PodNamespace != "ai" || a.PodUID != "u-1" || a.NodeName != "n1" {
+		t.Errorf("pod identity %+v: want the downward API's", a)
+	}
+	if want := agentv1.TokenDir + "/" + vol(out).Projected.Sources[0].ServiceAccountToken.Path; a.TokenFile != want {
+		t.Errorf("the agent reads its token from %s, the volume puts it at %s", a.TokenFile, want)
+	}
+	for _, arg := range agent.Args {
+		if strings.Contains(arg, "CERTIFICATE") {
+			t.Errorf("arg %q: the CA bundle belongs in the environment", arg)
 		}
-	}
-	env := map[string]corev1.EnvVar{}
-	for _, e := range agent.Env {
-		env[e.Name] = e
-	}
-	for name, path := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace", "POD_UID": "metadata.uid", "NODE_NAME": "spec.nodeName"} {
-		if e, ok := env[name]; !ok || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != path {
-			t.Errorf("env %s: %+v, want downward API %s", name, e, path)
-		}
-	}
-	if env[EnvCABundle].Value != cfg.CABundle {
-		t.Errorf("env %s = %q, want the CA bundle", EnvCABundle, env[EnvCABundle].Value)
 	}
 	sc := agent.SecurityContext
 	if sc == nil || !*sc.RunAsNonRoot || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation ||
@@ -217,13 +242,11 @@ func TestInjectedSidecar(t *testing.T) {
 	if !reflect.DeepEqual(agent.Resources, cfg.Resources) {
 		t.Errorf("resources %v, want the template's %v", agent.Resources, cfg.Resources)
 	}
-	if len(agent.VolumeMounts) != 1 || agent.VolumeMounts[0].MountPath != TokenDir || !agent.VolumeMounts[0].ReadOnly {
+	if len(agent.VolumeMounts) != 1 || agent.VolumeMounts[0].MountPath != agentv1.TokenDir || !agent.VolumeMounts[0].ReadOnly {
 		t.Errorf("mounts %+v", agent.VolumeMounts)
 	}
-	vol := out.Spec.Volumes[len(out.Spec.Volumes)-1]
-	if vol.Name != TokenVolumeName || vol.Projected == nil || vol.Projected.Sources[0].ServiceAccountToken.Audience != TokenAudience ||
-		vol.Projected.Sources[0].ServiceAccountToken.Path != "token" {
-		t.Errorf("token volume %+v", vol)
+	if v := vol(out); v.Name != TokenVolumeName || v.Projected == nil || v.Projected.Sources[0].ServiceAccountToken.Audience != TokenAudience {
+		t.Errorf("token volume %+v", v)
 	}
 	var st Status
 	if err := json.Unmarshal([]byte(out.Annotations[AnnotationStatus]), &st); err != nil {
@@ -235,6 +258,8 @@ func TestInjectedSidecar(t *testing.T) {
 		t.Errorf("status %+v, want %+v", st, want)
 	}
 }
+
+func vol(pod *corev1.Pod) corev1.Volume { return pod.Spec.Volumes[len(pod.Spec.Volumes)-1] }
 
 func TestInjectRewritesProbesThatUsedTheName(t *testing.T) {
 	model := container("model", cport("http", 8000), cport("metrics", 9100))
@@ -306,12 +331,10 @@ func TestInjectOverridesFromAnnotations(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := agentOf(t, res.Pod)
-	for _, arg := range []string{"--protocol=grpc", "--model-metrics=vllm,tgi_queue_size", "--model-metrics-path=/stats/prometheus",
-		"--model-metrics-port=9100", "--model-ready-path=/v1/health", "--max-concurrency=8", "--queue-size=32",
-		"--listen-port=7080", "--admin-port=7090"} {
-		if !hasArg(agent, arg) {
-			t.Errorf("args %v lack %s", agent.Args, arg)
-		}
+	a := mustStartAgent(t, res.Pod)
+	if a.Protocol != "grpc" || a.ModelMetrics != "vllm,tgi_queue_size" || a.ModelMetricsPath != "/stats/prometheus" || a.ModelMetricsPort != 9100 ||
+		a.ModelReadyPath != "/v1/health" || a.MaxConcurrency != 8 || a.QueueSize != 32 || a.ListenPort != 7080 || a.AdminPort != 7090 {
+		t.Errorf("agent config %+v does not carry the overrides", a)
 	}
 	want := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("100Mi")},
@@ -359,7 +382,7 @@ func TestInjectLeavesUnsafePodsAlone(t *testing.T) {
 		{"bad metrics path", podOf(map[string]string{AnnotationModelMetricsPath: "metrics"}, container("model", cport("http", 8000))), "absolute URL path"},
 		{"bad model metrics", podOf(map[string]string{AnnotationModelMetrics: "a b;c"}, container("model", cport("http", 8000))), "model-metrics"},
 		{"bad concurrency", podOf(map[string]string{AnnotationMaxConcurrency: "-1"}, container("model", cport("http", 8000))), "max-concurrency"},
-		{"same agent ports", podOf(map[string]string{AnnotationAgentPort: "9090"}, container("model", cport("http", 8000))), "both 9090"},
+		{"same agent ports", podOf(map[string]string{AnnotationAgentPort: "9090"}, container("model", cport("http", 8000))), AnnotationAgentPort + `="9090": the agent's --listen-port 9090: the same as --admin-port`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -449,7 +472,10 @@ func FuzzInject(f *testing.F) {
 		if res.Pod == nil {
 			return
 		}
-		// Whatever went in, injecting the result again must change nothing.
+		// Whatever went in, the agent starts and injecting the result again changes nothing.
+		if _, err := startAgent(agentOf(t, res.Pod)); err != nil {
+			t.Fatalf("injected an agent that will not start: %v", err)
+		}
 		again, err := Inject(res.Pod, cfg)
 		if err != nil || !again.AlreadyInjected {
 			t.Fatalf("reinjection: %+v, %v", again, err)
@@ -512,5 +538,77 @@ func TestInjectGivesGPUPodsAgentsNVML(t *testing.T) {
 				t.Errorf("NVML env %v, status GPU %v; want %v", env, res.Status.GPU, tt.want)
 			}
 		})
+	}
+}
+
+// TestInjectEveryAnnotationAtAndBeyondItsLimits: at its limit an annotation reaches the agent,
+// which starts; beyond it the pod is left alone and the reason names the annotation.
+func TestInjectEveryAnnotationAtAndBeyondItsLimits(t *testing.T) {
+	metrics := func(n int) string {
+		var s []string
+		for i := range n {
+			s = append(s, "m"+strconv.Itoa(i))
+		}
+		return strings.Join(s, ",")
+	}
+	path := func(n int) string { return "/" + strings.Repeat("p", n-1) }
+	type check func(agentv1.Config, corev1.Container) bool
+	quantity := func(get func(corev1.ResourceRequirements) resource.Quantity, want string) check {
+		return func(_ agentv1.Config, c corev1.Container) bool { q := get(c.Resources); return q.String() == want }
+	}
+	cpuReq := func(r corev1.ResourceRequirements) resource.Quantity { return r.Requests[corev1.ResourceCPU] }
+	cpuLim := func(r corev1.ResourceRequirements) resource.Quantity { return r.Limits[corev1.ResourceCPU] }
+	memReq := func(r corev1.ResourceRequirements) resource.Quantity { return r.Requests[corev1.ResourceMemory] }
+	memLim := func(r corev1.ResourceRequirements) resource.Quantity { return r.Limits[corev1.ResourceMemory] }
+	for _, tc := range []struct {
+		key     string
+		atLimit string
+		reached check
+		beyond  []string
+	}{
+		{AnnotationPort, "65535", func(a agentv1.Config, _ corev1.Container) bool { return a.UpstreamPort == 65535 }, []string{"65536", "0", "-1"}},
+		{AnnotationProtocol, "grpc", func(a agentv1.Config, _ corev1.Container) bool { return a.Protocol == "grpc" }, []string{"GRPC", "h2c"}},
+		{AnnotationModelMetrics, metrics(agentv1.MaxModelMetrics), func(a agentv1.Config, _ corev1.Container) bool {
+			n, _ := agentv1.ParseModelMetrics(a.ModelMetrics)
+			return len(n) == agentv1.MaxModelMetrics
+		}, []string{metrics(agentv1.MaxModelMetrics + 1), metrics(70), "vllm," + metrics(agentv1.MaxModelMetrics-2)}},
+		{AnnotationModelMetrics, "vllm," + metrics(agentv1.MaxModelMetrics-3), func(a agentv1.Config, _ corev1.Container) bool {
+			n, _ := agentv1.ParseModelMetrics(a.ModelMetrics)
+			return len(n) == agentv1.MaxModelMetrics
+		}, []string{"vllm,bad{name"}},
+		{AnnotationModelMetrics, strings.Repeat("m", agentv1.MaxNameLen), func(a agentv1.Config, _ corev1.Container) bool { return len(a.ModelMetrics) == agentv1.MaxNameLen }, []string{strings.Repeat("m", agentv1.MaxNameLen+1), "a b", "a.b"}},
+		{AnnotationModelMetricsPath, path(agentv1.MaxPathLen), func(a agentv1.Config, _ corev1.Container) bool { return a.ModelMetricsPath == path(agentv1.MaxPathLen) }, []string{path(agentv1.MaxPathLen + 1), "metrics", "", "/m?x=1"}},
+		{AnnotationModelMetricsPort, "65535", func(a agentv1.Config, _ corev1.Container) bool { return a.ModelMetricsPort == 65535 }, []string{"65536", "-1", "x"}},
+		{AnnotationModelReadyPath, path(agentv1.MaxPathLen), func(a agentv1.Config, _ corev1.Container) bool { return a.ModelReadyPath == path(agentv1.MaxPathLen) }, []string{path(agentv1.MaxPathLen + 1), "ready", "/r r"}},
+		{AnnotationMaxConcurrency, strconv.Itoa(agentv1.MaxConcurrency), func(a agentv1.Config, _ corev1.Container) bool { return a.MaxConcurrency == agentv1.MaxConcurrency }, []string{strconv.Itoa(agentv1.MaxConcurrency + 1), "-1", "1e3", "99999999999"}},
+		{AnnotationMaxConcurrency, "0", func(a agentv1.Config, _ corev1.Container) bool { return a.MaxConcurrency == 0 }, nil},
+		{AnnotationQueueSize, strconv.Itoa(agentv1.MaxQueueSize), func(a agentv1.Config, _ corev1.Container) bool { return a.QueueSize == agentv1.MaxQueueSize }, []string{strconv.Itoa(agentv1.MaxQueueSize + 1), "-1"}},
+		{AnnotationQueueSize, "0", func(a agentv1.Config, _ corev1.Container) bool { return a.QueueSize == 0 }, nil},
+		{AnnotationAgentPort, "65535", func(a agentv1.Config, _ corev1.Container) bool { return a.ListenPort == 65535 }, []string{"65536", "0", "9090", "8000"}},
+		{AnnotationAgentAdminPort, "1", func(a agentv1.Config, _ corev1.Container) bool { return a.AdminPort == 1 }, []string{"0", "65536", "9080"}},
+		{AnnotationSidecarCPU, "1m", quantity(cpuReq, "1m"), []string{"0", "-1", "lots"}},
+		{AnnotationSidecarCPULimit, "50m", quantity(cpuLim, "50m"), []string{"49m", "0"}},
+		{AnnotationSidecarMemory, "256Mi", quantity(memReq, "256Mi"), []string{"257Mi", "0"}},
+		{AnnotationSidecarMemoryLimit, "64Mi", quantity(memLim, "64Mi"), []string{"63Mi", "x"}},
+	} {
+		model := container("model", cport("http", 8000))
+		res, err := Inject(podOf(map[string]string{tc.key: tc.atLimit}, model), testConfig())
+		if err != nil {
+			t.Errorf("%s at its limit (%.40q): %v", tc.key, tc.atLimit, err)
+		} else if a, err := startAgent(agentOf(t, res.Pod)); err != nil {
+			t.Errorf("%s at its limit: the agent would not start: %v", tc.key, err)
+		} else if !tc.reached(a, agentOf(t, res.Pod)) {
+			t.Errorf("%s at its limit (%.40q) did not reach the agent", tc.key, tc.atLimit)
+		}
+		for _, v := range tc.beyond {
+			res, err := Inject(podOf(map[string]string{tc.key: v}, model), testConfig())
+			if err == nil {
+				t.Errorf("%s=%.40q injected, want the pod left alone", tc.key, v)
+				continue
+			}
+			if !IsNotInjectable(err) || res.Pod != nil || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("%s=%.40q: %v, want a NotInjectableError naming the annotation", tc.key, v, err)
+			}
+		}
 	}
 }

@@ -21,7 +21,7 @@ const MaxReportBytes = 256 << 10
 const (
 	MaxGPUs         = 64
 	MaxModelMetrics = 64
-	maxNameLen      = 253
+	MaxNameLen      = 253
 )
 
 // ErrTooLarge is returned by Decode for a body over MaxReportBytes (the scaler answers 413).
@@ -179,12 +179,12 @@ func (r *Report) Validate() error {
 		if f.v == "" {
 			return fe(f.name, "required")
 		}
-		if len(f.v) > maxNameLen {
-			return fe(f.name, "longer than %d bytes", maxNameLen)
+		if len(f.v) > MaxNameLen {
+			return fe(f.name, "longer than %d bytes", MaxNameLen)
 		}
 	}
-	if len(r.Pod.Node) > maxNameLen {
-		return fe("pod.node", "longer than %d bytes", maxNameLen)
+	if len(r.Pod.Node) > MaxNameLen {
+		return fe("pod.node", "longer than %d bytes", MaxNameLen)
 	}
 	if r.Interval.Start.IsZero() {
 		return fe("interval.start", "required")
@@ -219,8 +219,8 @@ func (r *Report) Validate() error {
 		return fe("modelMetrics", "%d entries, at most %d", len(r.ModelMetrics), MaxModelMetrics)
 	}
 	for k, v := range r.ModelMetrics {
-		if k == "" || len(k) > maxNameLen {
-			return fe("modelMetrics", "name %q must have 1 to %d bytes", k, maxNameLen)
+		if k == "" || len(k) > MaxNameLen {
+			return fe("modelMetrics", "name %q must have 1 to %d bytes", k, MaxNameLen)
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fe(fmt.Sprintf("modelMetrics[%q]", k), "%v must be finite", v)
@@ -234,8 +234,8 @@ func (r *Report) Validate() error {
 		switch {
 		case g.Index < 0:
 			return fe(p+".index", "%d must not be negative", g.Index)
-		case len(g.UUID) > maxNameLen:
-			return fe(p+".uuid", "longer than %d bytes", maxNameLen)
+		case len(g.UUID) > MaxNameLen:
+			return fe(p+".uuid", "longer than %d bytes", MaxNameLen)
 		case !(g.UtilizationPercent >= 0 && g.UtilizationPercent <= 100):
 			return fe(p+".utilizationPercent", "%v must be within [0, 100]", g.UtilizationPercent)
 		case g.MemoryTotalBytes != 0 && g.MemoryUsedBytes > g.MemoryTotalBytes:

@@ -32,7 +32,7 @@ func Parse(s string) (Profile, error) {
 			return nil, fmt.Errorf("profile step %d %q: duration must be positive, e.g. 30s", i, part)
 		}
 		rps, err := strconv.ParseFloat(r, 64)
-		if err != nil || rps < 0 || rps > 1e9 {
+		if err != nil || !(rps >= 0 && rps <= 1e9) {
 			return nil, fmt.Errorf("profile step %d %q: rate must be a number >= 0", i, part)
 		}
 		p = append(p, Step{For: dur, RPS: rps})

@@ -14,6 +14,7 @@ const (
 	DefaultLatencyMinRequests           int32 = 20
 	DefaultScaleUpStabilizationSeconds  int32 = 0
 	DefaultScaleDownStabilizationSecond int32 = 300
+	DefaultPriority                     int32 = 0
 )
 
 // DefaultTolerance is HPA's default tolerance: no scaling while the ratio of
@@ -60,6 +61,9 @@ func (s *AutoscalingPolicySpec) Defaulted() *AutoscalingPolicySpec {
 	}
 	if out.Burst.Threshold == nil {
 		out.Burst.Threshold = ptr.To(DefaultBurstThresholdPercent)
+	}
+	if out.Priority == nil {
+		out.Priority = ptr.To(DefaultPriority)
 	}
 	if out.Burst.WindowSeconds == nil {
 		out.Burst.WindowSeconds = ptr.To(DefaultBurstWindowSeconds)

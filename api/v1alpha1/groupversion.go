@@ -6,7 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// GroupVersion is the API group and version of AutoscalingPolicy.
+// GroupVersion is the API group and version of AutoscalingPolicy and AutoscalingBudget.
 var GroupVersion = schema.GroupVersion{Group: "inferscale.io", Version: "v1alpha1"}
 
 var (
@@ -16,7 +16,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &AutoscalingPolicy{}, &AutoscalingPolicyList{})
+	s.AddKnownTypes(GroupVersion, &AutoscalingPolicy{}, &AutoscalingPolicyList{}, &AutoscalingBudget{}, &AutoscalingBudgetList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

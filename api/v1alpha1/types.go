@@ -82,6 +82,26 @@ type AutoscalingPolicySpec struct {
 	// Knative's panic mode. Omitted, it is on with its defaults.
 	// +optional
 	Burst *BurstSpec `json:"burst,omitempty"`
+
+	// Priority orders the policies an AutoscalingBudget covers: when they
+	// ask for more than the budget holds, higher priorities are served
+	// first. Defaults to 0.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000000
+	Priority *int32 `json:"priority,omitempty"`
+
+	// Preemptible lets a budget scale the target down, to its minReplicas at
+	// most, to make room for higher-priority policies. Defaults to false: the
+	// target keeps the replicas it runs, and only its growth waits.
+	// +optional
+	Preemptible bool `json:"preemptible,omitempty"`
+
+	// Headroom keeps spare replicas above the demand, within maxReplicas;
+	// a budget gives them up first. Omitted: none.
+	// +optional
+	Headroom *HeadroomSpec `json:"headroom,omitempty"`
 }
 
 // CrossVersionObjectReference names the scaled workload, as HPA's does.

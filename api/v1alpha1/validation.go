@@ -76,7 +76,7 @@ func ValidateSpec(s *AutoscalingPolicySpec, fldPath *field.Path) field.ErrorList
 	if s.Burst != nil {
 		errs = append(errs, validateBurst(s.Burst, stable, fldPath.Child("burst"))...)
 	}
-	return errs
+	return append(errs, validateBudgeting(s, fldPath)...)
 }
 
 func validateTargetRef(ref *CrossVersionObjectReference, fldPath *field.Path) field.ErrorList {

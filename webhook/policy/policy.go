@@ -1,7 +1,8 @@
 // Package policy is the validating admission handler of AutoscalingPolicy:
 // the API's own validation, every field error at once, plus the checks that
 // need the API server's state (one policy per target, a target that can be
-// scaled, an HPA already scaling the target).
+// scaled, an HPA already scaling the target); and that of AutoscalingBudget,
+// whose checks are the API's own.
 package policy
 
 import (
@@ -48,7 +49,7 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	p, errs := decodeStrict(req.Object.Raw)
+	p, errs := decodeStrict[v1alpha1.AutoscalingPolicy](req.Object.Raw)
 	if p == nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the AutoscalingPolicy: %w", errs.ToAggregate()))
 	}
@@ -68,14 +69,18 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		warnings = append(warnings, stateWarnings...)
 	}
 	if len(errs) > 0 {
-		name := p.Name
-		if name == "" {
-			name = req.Name
-		}
-		status := apierrors.NewInvalid(policyGroupKind, name, errs).ErrStatus
-		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}.WithWarnings(warnings...)
+		return refuse(policyGroupKind, p.Name, req, errs).WithWarnings(warnings...)
 	}
 	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// refuse answers errs as the API server's own validation does: 422 Invalid, every field.
+func refuse(gk schema.GroupKind, name string, req admission.Request, errs field.ErrorList) admission.Response {
+	if name == "" {
+		name = req.Name
+	}
+	status := apierrors.NewInvalid(gk, name, errs).ErrStatus
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }
 
 // isTargetRefError is true for errors under spec.targetRef: with those the
@@ -85,10 +90,10 @@ func isTargetRefError(err error) bool {
 	return ok && strings.HasPrefix(fe.Field, "spec.targetRef")
 }
 
-// decodeStrict decodes the policy and lists unknown and duplicate fields as
-// field errors; a nil policy means the JSON could not be decoded at all.
-func decodeStrict(raw []byte) (*v1alpha1.AutoscalingPolicy, field.ErrorList) {
-	var p v1alpha1.AutoscalingPolicy
+// decodeStrict decodes the object and lists unknown and duplicate fields as
+// field errors; a nil object means the JSON could not be decoded at all.
+func decodeStrict[T any](raw []byte) (*T, field.ErrorList) {
+	var p T
 	strict, err := sigsjson.UnmarshalStrict(raw, &p)
 	if err != nil {
 		return nil, field.ErrorList{field.InternalError(nil, err)}
@@ -108,7 +113,7 @@ func targetChanged(req admission.Request, p *v1alpha1.AutoscalingPolicy) bool {
 	if req.Operation == admissionv1.Create {
 		return true
 	}
-	old, _ := decodeStrict(req.OldObject.Raw)
+	old, _ := decodeStrict[v1alpha1.AutoscalingPolicy](req.OldObject.Raw)
 	return old == nil || old.Spec.TargetRef != p.Spec.TargetRef
 }
 

@@ -57,6 +57,14 @@ func TestWebhookConfigurationsMatchTheServer(t *testing.T) {
 	if *vw.FailurePolicy != admissionregistrationv1.Fail || vw.Rules[0].Resources[0] != "autoscalingpolicies" {
 		t.Errorf("validator %+v: want autoscalingpolicies with failurePolicy Fail", vw)
 	}
+	if len(v.Webhooks) != 2 {
+		t.Fatalf("%d validating webhooks, want the policy's and the budget's", len(v.Webhooks))
+	}
+	bw := v.Webhooks[1]
+	if svc := bw.ClientConfig.Service; svc == nil || svc.Name != certs.WebhookService || *svc.Path != ValidateBudgetPath ||
+		*bw.FailurePolicy != admissionregistrationv1.Fail || bw.Rules[0].Resources[0] != "autoscalingbudgets" || *bw.Rules[0].Scope != admissionregistrationv1.ClusterScope {
+		t.Errorf("budget validator %+v: want autoscalingbudgets (cluster scope) at %s with failurePolicy Fail", bw, ValidateBudgetPath)
+	}
 }
 
 // The RBAC names the resources the certs package writes, and the Deployment

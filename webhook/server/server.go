@@ -35,6 +35,8 @@ import (
 const (
 	InjectPath   = "/inject-pod"
 	ValidatePath = "/validate-autoscalingpolicy"
+	// ValidateBudgetPath validates AutoscalingBudgets.
+	ValidateBudgetPath = "/validate-autoscalingbudget"
 	// EventSource is the reporting controller of the webhook's Events.
 	EventSource = "inferscale-webhook"
 )
@@ -74,6 +76,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	// into an unchanged pod, and the validator's Fail into a refusal.
 	srv.Register(InjectPath, &admission.Webhook{Handler: inj, RecoverPanic: ptr.To(true)})
 	srv.Register(ValidatePath, &admission.Webhook{Handler: validator, RecoverPanic: ptr.To(true)})
+	srv.Register(ValidateBudgetPath, &admission.Webhook{Handler: policy.BudgetValidator{}, RecoverPanic: ptr.To(true)})
 
 	warm := &warmup{cache: mgr.GetCache()}
 	if err := mgr.Add(warm); err != nil {

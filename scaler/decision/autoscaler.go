@@ -92,7 +92,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		m := &spec.Metrics[i]
 		agentMetrics = agentMetrics || isAgentMetric(m)
 		ev := &evals[i]
-		*ev = e.evaluate(m)
+		e.evaluate(m, ev)
 		d.Metrics[i] = ev.status
 		switch {
 		case ev.err != nil:
@@ -268,14 +268,15 @@ func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
 func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, in *Input, stable *evaluator) (rec int32, driving evaluation, ok bool) {
 	e := *stable
 	e.win = &in.Burst
+	ev := new(evaluation) // one for all metrics: evaluate's argument lives on the heap
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]
 		if !isAgentMetric(m) {
 			continue
 		}
-		ev := e.evaluate(m)
+		e.evaluate(m, ev)
 		if ev.err == nil && !ev.abstain && (!ok || ev.demand > rec) {
-			rec, driving, ok = ev.demand, ev, true
+			rec, driving, ok = ev.demand, *ev, true
 		}
 	}
 	return rec, driving, ok

@@ -150,7 +150,8 @@ func runResourceCases(t *testing.T, cases []resourceCase) {
 			if tc.tolerances != nil {
 				tol = *tc.tolerances
 			}
-			ev := testEvaluator(in, tol).evaluate(&m)
+			var ev evaluation
+			testEvaluator(in, tol).evaluate(&m, &ev)
 			if tc.wantErr != "" {
 				if ev.err == nil || !strings.Contains(ev.err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", ev.err, tc.wantErr)
@@ -340,7 +341,8 @@ func TestReplicaCalcPodMetric(t *testing.T) {
 			if tc.tolerances != nil {
 				tol = *tc.tolerances
 			}
-			ev := testEvaluator(in, tol).evaluate(&m)
+			var ev evaluation
+			testEvaluator(in, tol).evaluate(&m, &ev)
 			if ev.err != nil {
 				t.Fatalf("unexpected error: %v", ev.err)
 			}

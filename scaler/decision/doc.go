@@ -12,6 +12,18 @@
 // the caller's /scale write succeeded, exactly where HPA calls storeScaleEvent. An Autoscaler
 // is not safe for concurrent use; the controller decides for one policy at a time.
 //
+// # Metric types
+//
+// Each type of spec.metrics[] is one file (latency.go, queuedepth.go, requestrate.go,
+// modelmetric.go, gpu.go, resource.go) with one implementation of the metricType interface
+// (metrics.go), registered from the file's init: describe names the metric and returns its
+// target, fromAgents says whether it reads the agents' windows or metrics.k8s.io, and evaluate
+// sets its value and recommendation. What every type shares (a positive target, pods, reports
+// in the window, the status entry) happens once, in evaluator.evaluate, and HPA's replica
+// calculator (calc.go: pod grouping, the per-pod average with its second pass, resource
+// utilization, the object-metric rule) is what the types call. Adding a metric type is adding
+// a file.
+//
 // # Per metric: HPA's replica calculator
 //
 // Every metric gives its own recommendation and the largest wins (HPA's

@@ -38,15 +38,25 @@ type AutoscalingPolicyList struct {
 	Items           []AutoscalingPolicy `json:"items"`
 }
 
-// AutoscalingPolicySpec is a superset of the HPA autoscaling/v2 spec: a policy
-// written for HPA (or MatrixInfer's AutoscalingPolicy) works by changing its
-// apiVersion.
+// AutoscalingPolicySpec is a superset of the HPA autoscaling/v2 spec: an HPA
+// works by changing its apiVersion and kind (scaleTargetRef and the Resource,
+// Pods, Object and External metrics are HPA's; ContainerResource is not
+// supported). A MatrixInfer AutoscalingPolicy works by changing its apiVersion.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",message="minReplicas must not exceed maxReplicas",fieldPath=".minReplicas"
+// +kubebuilder:validation:XValidation:rule="has(self.targetRef) || has(self.scaleTargetRef)",message="targetRef (or its HPA name, scaleTargetRef) is required"
+// +kubebuilder:validation:XValidation:rule="!has(self.targetRef) || !has(self.scaleTargetRef) || self.targetRef == self.scaleTargetRef",message="targetRef and scaleTargetRef are one field under two names: set one, or both to the same target",fieldPath=".scaleTargetRef"
 type AutoscalingPolicySpec struct {
 	// TargetRef names the workload to scale. Any kind with a /scale
 	// subresource works: Deployment, StatefulSet, SeldonDeployment, ...
-	TargetRef CrossVersionObjectReference `json:"targetRef"`
+	// Required unless scaleTargetRef is set. Read it through Target().
+	// +optional
+	TargetRef CrossVersionObjectReference `json:"targetRef,omitzero"`
+
+	// ScaleTargetRef is HPA's name of targetRef, so that an HPA spec applies
+	// unchanged. It is kept as written; when both are set they must be equal.
+	// +optional
+	ScaleTargetRef CrossVersionObjectReference `json:"scaleTargetRef,omitzero"`
 
 	// MinReplicas is the lower bound. Scale to zero is not supported, so it
 	// is at least 1. Defaults to 1.
@@ -121,7 +131,7 @@ type CrossVersionObjectReference struct {
 }
 
 // MetricType names the source of a metric.
-// +kubebuilder:validation:Enum=Latency;QueueDepth;RequestRate;ModelMetric;GPU;Resource
+// +kubebuilder:validation:Enum=Latency;QueueDepth;RequestRate;ModelMetric;GPU;Resource;Pods;Object;External
 type MetricType string
 
 const (
@@ -138,6 +148,15 @@ const (
 	// ResourceMetricType is HPA's resource metric: cpu and memory from
 	// metrics.k8s.io, nvidia.com/gpu from NVML.
 	ResourceMetricType MetricType = "Resource"
+	// PodsMetricType is HPA's pods metric: a per-pod metric of the target's
+	// pods from custom.metrics.k8s.io, averaged over them.
+	PodsMetricType MetricType = "Pods"
+	// ObjectMetricType is HPA's object metric: one metric of another object in
+	// the policy's namespace from custom.metrics.k8s.io.
+	ObjectMetricType MetricType = "Object"
+	// ExternalMetricType is HPA's external metric: a metric from outside the
+	// cluster's objects (a queue's length) from external.metrics.k8s.io.
+	ExternalMetricType MetricType = "External"
 )
 
 // MetricSpec is one metric to scale on. Exactly the block named by Type is set.
@@ -148,6 +167,9 @@ const (
 // +kubebuilder:validation:XValidation:rule="(self.type == 'ModelMetric') == has(self.modelMetric)",message="modelMetric must be set when type is ModelMetric, and only then"
 // +kubebuilder:validation:XValidation:rule="(self.type == 'GPU') == has(self.gpu)",message="gpu must be set when type is GPU, and only then"
 // +kubebuilder:validation:XValidation:rule="(self.type == 'Resource') == has(self.resource)",message="resource must be set when type is Resource, and only then"
+// +kubebuilder:validation:XValidation:rule="(self.type == 'Pods') == has(self.pods)",message="pods must be set when type is Pods, and only then"
+// +kubebuilder:validation:XValidation:rule="(self.type == 'Object') == has(self.object)",message="object must be set when type is Object, and only then"
+// +kubebuilder:validation:XValidation:rule="(self.type == 'External') == has(self.external)",message="external must be set when type is External, and only then"
 type MetricSpec struct {
 	// Type selects the block below that describes the metric.
 	Type MetricType `json:"type"`
@@ -164,6 +186,12 @@ type MetricSpec struct {
 	GPU *GPUMetricSource `json:"gpu,omitempty"`
 	// +optional
 	Resource *ResourceMetricSource `json:"resource,omitempty"`
+	// +optional
+	Pods *PodsMetricSource `json:"pods,omitempty"`
+	// +optional
+	Object *ObjectMetricSource `json:"object,omitempty"`
+	// +optional
+	External *ExternalMetricSource `json:"external,omitempty"`
 }
 
 // LatencyMetricSource targets a latency percentile over the stable window,
@@ -241,6 +269,53 @@ type ResourceMetricSource struct {
 	// +kubebuilder:validation:Enum=cpu;memory;nvidia.com/gpu
 	Name corev1.ResourceName `json:"name"`
 	// Target is the value to keep the resource at.
+	Target MetricTarget `json:"target"`
+}
+
+// MetricIdentifier is HPA's: a metric's name and the selector that narrows
+// it, passed as the metricLabelSelector of the metrics API.
+type MetricIdentifier struct {
+	// Name of the metric as the metrics API serves it; a URL path segment.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Selector narrows the metric by its labels; omitted, the metrics API
+	// picks.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
+
+// PodsMetricSource is HPA's pods metric: a metric of each of the target's
+// pods (custom.metrics.k8s.io), averaged over them and compared with
+// target.averageValue.
+type PodsMetricSource struct {
+	// Metric names the per-pod metric.
+	Metric MetricIdentifier `json:"metric"`
+	// Target needs averageValue.
+	Target MetricTarget `json:"target"`
+}
+
+// ObjectMetricSource is HPA's object metric: a metric describing one object
+// of the policy's namespace (custom.metrics.k8s.io), e.g. an Ingress's
+// requests per second.
+type ObjectMetricSource struct {
+	// DescribedObject is the object the metric describes, in the policy's
+	// namespace.
+	DescribedObject CrossVersionObjectReference `json:"describedObject"`
+	// Target is a Value (the metric against the target, times the ready
+	// pods) or an AverageValue (the metric divided by the target).
+	Target MetricTarget `json:"target"`
+	// Metric names the metric.
+	Metric MetricIdentifier `json:"metric"`
+}
+
+// ExternalMetricSource is HPA's external metric (external.metrics.k8s.io):
+// the sum of the series the metric and its selector name, e.g. a queue's
+// length.
+type ExternalMetricSource struct {
+	// Metric names the metric and selects its series.
+	Metric MetricIdentifier `json:"metric"`
+	// Target is a Value or an AverageValue per pod.
 	Target MetricTarget `json:"target"`
 }
 
@@ -389,6 +464,24 @@ type AutoscalingPolicyStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Target is the workload the spec scales: targetRef, or scaleTargetRef when
+// only that (HPA's name) is set.
+func (s *AutoscalingPolicySpec) Target() CrossVersionObjectReference {
+	if s.TargetRef == (CrossVersionObjectReference{}) {
+		return s.ScaleTargetRef
+	}
+	return s.TargetRef
+}
+
+// TargetField is the JSON name of the field Target read: "targetRef" or "scaleTargetRef",
+// for errors that should name the field the user wrote.
+func (s *AutoscalingPolicySpec) TargetField() string {
+	if s.TargetRef == (CrossVersionObjectReference{}) && s.ScaleTargetRef != (CrossVersionObjectReference{}) {
+		return "scaleTargetRef"
+	}
+	return "targetRef"
 }
 
 // MetricStatus is the observed value of one metric in the last decision.

@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/api/validation/path"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -22,6 +24,7 @@ const (
 	minBurstThreshold       = 110
 	maxBurstThreshold       = 1000
 	maxBurstWindowSeconds   = 60
+	maxMetricNameLength     = 253
 )
 
 // GPUResourceName is the extended resource name of NVIDIA GPUs; as a
@@ -39,7 +42,7 @@ func ValidateAutoscalingPolicy(p *AutoscalingPolicy) field.ErrorList {
 // ValidateSpec validates a spec found at fldPath.
 func ValidateSpec(s *AutoscalingPolicySpec, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, validateTargetRef(&s.TargetRef, fldPath.Child("targetRef"))...)
+	errs = append(errs, validateTarget(s, fldPath)...)
 
 	if s.MaxReplicas < 1 {
 		errs = append(errs, field.Invalid(fldPath.Child("maxReplicas"), s.MaxReplicas, "must be at least 1"))
@@ -79,6 +82,23 @@ func ValidateSpec(s *AutoscalingPolicySpec, fldPath *field.Path) field.ErrorList
 	return append(errs, validateBudgeting(s, fldPath)...)
 }
 
+// validateTarget checks targetRef and its HPA name scaleTargetRef: one of them, or both
+// alike.
+func validateTarget(s *AutoscalingPolicySpec, fldPath *field.Path) field.ErrorList {
+	var zero CrossVersionObjectReference
+	switch {
+	case s.TargetRef == zero && s.ScaleTargetRef == zero:
+		return field.ErrorList{field.Required(fldPath.Child("targetRef"), "the workload to scale (HPA's name for it, scaleTargetRef, works too)")}
+	case s.TargetRef == zero:
+		return validateTargetRef(&s.ScaleTargetRef, fldPath.Child("scaleTargetRef"))
+	case s.ScaleTargetRef != zero && s.ScaleTargetRef != s.TargetRef:
+		return field.ErrorList{field.Invalid(fldPath.Child("scaleTargetRef"), s.ScaleTargetRef,
+			fmt.Sprintf("differs from targetRef %s %s/%s: the two are one field under two names; set one, or both to the same target",
+				s.TargetRef.APIVersion, s.TargetRef.Kind, s.TargetRef.Name))}
+	}
+	return validateTargetRef(&s.TargetRef, fldPath.Child("targetRef"))
+}
+
 func validateTargetRef(ref *CrossVersionObjectReference, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if ref.APIVersion == "" {
@@ -116,10 +136,14 @@ func metricBlocks(m *MetricSpec) map[MetricType]struct {
 		ModelMetricType:       {"modelMetric", m.ModelMetric != nil},
 		GPUMetricType:         {"gpu", m.GPU != nil},
 		ResourceMetricType:    {"resource", m.Resource != nil},
+		PodsMetricType:        {"pods", m.Pods != nil},
+		ObjectMetricType:      {"object", m.Object != nil},
+		ExternalMetricType:    {"external", m.External != nil},
 	}
 }
 
-var metricTypes = []MetricType{LatencyMetricType, QueueDepthMetricType, RequestRateMetricType, ModelMetricType, GPUMetricType, ResourceMetricType}
+var metricTypes = []MetricType{LatencyMetricType, QueueDepthMetricType, RequestRateMetricType, ModelMetricType, GPUMetricType, ResourceMetricType,
+	PodsMetricType, ObjectMetricType, ExternalMetricType}
 
 func validateMetric(m *MetricSpec, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -170,6 +194,100 @@ func validateMetric(m *MetricSpec, fldPath *field.Path) field.ErrorList {
 	}
 	if m.Resource != nil {
 		errs = append(errs, validateResource(m.Resource, fldPath.Child("resource"))...)
+	}
+	if m.Pods != nil {
+		errs = append(errs, validatePods(m.Pods, fldPath.Child("pods"))...)
+	}
+	if m.Object != nil {
+		errs = append(errs, validateObject(m.Object, fldPath.Child("object"))...)
+	}
+	if m.External != nil {
+		errs = append(errs, validateExternal(m.External, fldPath.Child("external"))...)
+	}
+	return errs
+}
+
+// validatePods, validateObject and validateExternal accept what HPA's validation accepts,
+// except an Object target that HPA would refuse at every sync (neither a Value with a value
+// nor an AverageValue with an averageValue).
+func validatePods(src *PodsMetricSource, fldPath *field.Path) field.ErrorList {
+	errs := validateMetricIdentifier(&src.Metric, fldPath.Child("metric"))
+	errs = append(errs, validateMetricTarget(&src.Target, fldPath.Child("target"))...)
+	if src.Target.AverageValue == nil {
+		errs = append(errs, field.Required(fldPath.Child("target", "averageValue"), "must specify a positive target averageValue"))
+	}
+	return errs
+}
+
+func validateObject(src *ObjectMetricSource, fldPath *field.Path) field.ErrorList {
+	errs := validateTargetRef(&src.DescribedObject, fldPath.Child("describedObject"))
+	errs = append(errs, validateMetricIdentifier(&src.Metric, fldPath.Child("metric"))...)
+	t, p := &src.Target, fldPath.Child("target")
+	errs = append(errs, validateMetricTarget(t, p)...)
+	switch {
+	case t.Value == nil && t.AverageValue == nil:
+		errs = append(errs, field.Required(p.Child("averageValue"), "must set either a target value or averageValue"))
+	case t.Type == ValueMetricType && t.Value == nil:
+		errs = append(errs, field.Required(p.Child("value"), "must be set when type is Value"))
+	case t.Type == AverageValueMetricType && t.AverageValue == nil:
+		errs = append(errs, field.Required(p.Child("averageValue"), "must be set when type is AverageValue"))
+	case t.Type == UtilizationMetricType:
+		errs = append(errs, field.NotSupported(p.Child("type"), t.Type, []MetricTargetType{ValueMetricType, AverageValueMetricType}))
+	}
+	return errs
+}
+
+func validateExternal(src *ExternalMetricSource, fldPath *field.Path) field.ErrorList {
+	errs := validateMetricIdentifier(&src.Metric, fldPath.Child("metric"))
+	t, p := &src.Target, fldPath.Child("target")
+	errs = append(errs, validateMetricTarget(t, p)...)
+	if t.Value == nil && t.AverageValue == nil {
+		errs = append(errs, field.Required(p.Child("averageValue"), "must set either a target value for metric or a per-pod target"))
+	}
+	if t.Value != nil && t.AverageValue != nil {
+		errs = append(errs, field.Forbidden(p.Child("value"), "may not set both a target value for metric and a per-pod target"))
+	}
+	return errs
+}
+
+// validateMetricTarget is HPA's check of a metric target.
+func validateMetricTarget(t *MetricTarget, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch t.Type {
+	case UtilizationMetricType, ValueMetricType, AverageValueMetricType:
+	case "":
+		errs = append(errs, field.Required(fldPath.Child("type"), "must specify a metric target type"))
+	default:
+		errs = append(errs, field.NotSupported(fldPath.Child("type"), t.Type, []MetricTargetType{UtilizationMetricType, ValueMetricType, AverageValueMetricType}))
+	}
+	if t.Value != nil {
+		errs = append(errs, positive(*t.Value, fldPath.Child("value"))...)
+	}
+	if t.AverageValue != nil {
+		errs = append(errs, positive(*t.AverageValue, fldPath.Child("averageValue"))...)
+	}
+	if t.AverageUtilization != nil && *t.AverageUtilization < 1 {
+		errs = append(errs, field.Invalid(fldPath.Child("averageUtilization"), *t.AverageUtilization, "must be greater than 0"))
+	}
+	return errs
+}
+
+// validateMetricIdentifier checks the name as HPA does (it becomes a URL path segment) and
+// the selector as the metrics API will parse it.
+func validateMetricIdentifier(id *MetricIdentifier, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case id.Name == "":
+		errs = append(errs, field.Required(fldPath.Child("name"), "must specify a metric name"))
+	case len(id.Name) > maxMetricNameLength:
+		errs = append(errs, field.TooLong(fldPath.Child("name"), id.Name, maxMetricNameLength))
+	default:
+		for _, msg := range path.IsValidPathSegmentName(id.Name) {
+			errs = append(errs, field.Invalid(fldPath.Child("name"), id.Name, msg))
+		}
+	}
+	if id.Selector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(id.Selector, metav1validation.LabelSelectorValidationOptions{}, fldPath.Child("selector"))...)
 	}
 	return errs
 }
@@ -315,10 +433,40 @@ func Warnings(s *AutoscalingPolicySpec) []string {
 	if s.MinReplicas != nil && *s.MinReplicas == s.MaxReplicas {
 		warns = append(warns, fmt.Sprintf("spec.minReplicas equals spec.maxReplicas (%d): the policy can never change the replica count", s.MaxReplicas))
 	}
+	for i := range s.Metrics {
+		warns = append(warns, targetTypeWarnings(&s.Metrics[i], i)...)
+	}
 	if s.Behavior != nil && disabled(s.Behavior.ScaleUp) && disabled(s.Behavior.ScaleDown) {
 		warns = append(warns, "spec.behavior disables both scaleUp and scaleDown: the policy never scales")
 	}
 	return warns
+}
+
+// targetTypeWarnings tells where HPA's rules read a Pods or External target by the field
+// that is set rather than by its type, which a valid spec may leave at odds.
+func targetTypeWarnings(m *MetricSpec, i int) []string {
+	switch {
+	case m.Type == PodsMetricType && m.Pods != nil:
+		if t := &m.Pods.Target; t.Type != AverageValueMetricType && t.AverageValue != nil {
+			return []string{fmt.Sprintf("spec.metrics[%d].pods.target.type is %s: a Pods metric is always compared with averageValue, as in HPA", i, t.Type)}
+		}
+	case m.Type == ExternalMetricType && m.External != nil:
+		t, used := &m.External.Target, ValueMetricType
+		if t.AverageValue != nil {
+			used = AverageValueMetricType
+		}
+		if t.Type != used && (t.Value != nil || t.AverageValue != nil) {
+			return []string{fmt.Sprintf("spec.metrics[%d].external.target.type is %s but only %s is set: the target is read as %s, as HPA does", i, t.Type, lowerFirst(string(used)), used)}
+		}
+	}
+	return nil
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 func disabled(r *ScalingRules) bool {

@@ -2,12 +2,16 @@ package v1alpha1
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -29,6 +33,19 @@ func validSpec() AutoscalingPolicySpec {
 			{Type: ModelMetricType, ModelMetric: &ModelMetricSource{Name: "vllm:num_requests_waiting", AverageValue: resource.MustParse("5")}},
 			{Type: GPUMetricType, GPU: &GPUMetricSource{Metric: GPUUtilization, AverageUtilization: 80}},
 			{Type: ResourceMetricType, Resource: &ResourceMetricSource{Name: "cpu", Target: MetricTarget{Type: UtilizationMetricType, AverageUtilization: ptr.To[int32](70)}}},
+			{Type: PodsMetricType, Pods: &PodsMetricSource{
+				Metric: MetricIdentifier{Name: "packets-per-second"},
+				Target: MetricTarget{Type: AverageValueMetricType, AverageValue: ptr.To(resource.MustParse("1k"))},
+			}},
+			{Type: ObjectMetricType, Object: &ObjectMetricSource{
+				DescribedObject: CrossVersionObjectReference{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Name: "main-route"},
+				Metric:          MetricIdentifier{Name: "requests-per-second"},
+				Target:          MetricTarget{Type: ValueMetricType, Value: ptr.To(resource.MustParse("10k"))},
+			}},
+			{Type: ExternalMetricType, External: &ExternalMetricSource{
+				Metric: MetricIdentifier{Name: "queue_messages_ready", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"queue": "worker_tasks"}}},
+				Target: MetricTarget{Type: AverageValueMetricType, AverageValue: ptr.To(resource.MustParse("30"))},
+			}},
 		},
 		Behavior: &Behavior{
 			ScaleUp:   &ScalingRules{StabilizationWindowSeconds: ptr.To[int32](0), SelectPolicy: ptr.To(MaxChangePolicySelect), Policies: []ScalingPolicy{{Type: PercentScalingPolicy, Value: 100, PeriodSeconds: 15}}},
@@ -57,7 +74,7 @@ func TestValidateSpecRejects(t *testing.T) {
 		{"min zero: scale to zero", func(s *AutoscalingPolicySpec) { s.MinReplicas = ptr.To[int32](0) }, "spec.minReplicas", field.ErrorTypeInvalid},
 		{"min negative", func(s *AutoscalingPolicySpec) { s.MinReplicas = ptr.To[int32](-1) }, "spec.minReplicas", field.ErrorTypeInvalid},
 		{"no metrics", func(s *AutoscalingPolicySpec) { s.Metrics = nil }, "spec.metrics", field.ErrorTypeRequired},
-		{"unknown metric type", func(s *AutoscalingPolicySpec) { s.Metrics[0].Type = "Pods" }, "spec.metrics[0].type", field.ErrorTypeNotSupported},
+		{"unknown metric type", func(s *AutoscalingPolicySpec) { s.Metrics[0].Type = "ContainerResource" }, "spec.metrics[0].type", field.ErrorTypeNotSupported},
 		{"block missing for type", func(s *AutoscalingPolicySpec) { s.Metrics[1].QueueDepth = nil }, "spec.metrics[1].queueDepth", field.ErrorTypeRequired},
 		{"block of another type", func(s *AutoscalingPolicySpec) { s.Metrics[0].GPU = &GPUMetricSource{AverageUtilization: 50} }, "spec.metrics[0].gpu", field.ErrorTypeForbidden},
 		{"two blocks", func(s *AutoscalingPolicySpec) {
@@ -105,6 +122,44 @@ func TestValidateSpecRejects(t *testing.T) {
 		{"targetRef without kind", func(s *AutoscalingPolicySpec) { s.TargetRef.Kind = "" }, "spec.targetRef.kind", field.ErrorTypeRequired},
 		{"targetRef without name", func(s *AutoscalingPolicySpec) { s.TargetRef.Name = "" }, "spec.targetRef.name", field.ErrorTypeRequired},
 		{"targetRef bad name", func(s *AutoscalingPolicySpec) { s.TargetRef.Name = "Llama_7B" }, "spec.targetRef.name", field.ErrorTypeInvalid},
+		{"no target at all", func(s *AutoscalingPolicySpec) { s.TargetRef = CrossVersionObjectReference{} }, "spec.targetRef", field.ErrorTypeRequired},
+		{"scaleTargetRef alone, invalid", func(s *AutoscalingPolicySpec) {
+			s.ScaleTargetRef, s.TargetRef = s.TargetRef, CrossVersionObjectReference{}
+			s.ScaleTargetRef.Name = "Llama_7B"
+		}, "spec.scaleTargetRef.name", field.ErrorTypeInvalid},
+		{"targetRef and scaleTargetRef differ", func(s *AutoscalingPolicySpec) {
+			s.ScaleTargetRef = s.TargetRef
+			s.ScaleTargetRef.Name = "mistral"
+		}, "spec.scaleTargetRef", field.ErrorTypeInvalid},
+		{"pods metric without name", func(s *AutoscalingPolicySpec) { s.Metrics[6].Pods.Metric.Name = "" }, "spec.metrics[6].pods.metric.name", field.ErrorTypeRequired},
+		{"pods metric name not a path segment", func(s *AutoscalingPolicySpec) { s.Metrics[6].Pods.Metric.Name = "a/b" }, "spec.metrics[6].pods.metric.name", field.ErrorTypeInvalid},
+		{"pods metric without averageValue", func(s *AutoscalingPolicySpec) {
+			s.Metrics[6].Pods.Target = MetricTarget{Type: ValueMetricType, Value: ptr.To(resource.MustParse("1"))}
+		}, "spec.metrics[6].pods.target.averageValue", field.ErrorTypeRequired},
+		{"pods metric averageValue zero", func(s *AutoscalingPolicySpec) {
+			s.Metrics[6].Pods.Target.AverageValue = ptr.To(resource.MustParse("0"))
+		}, "spec.metrics[6].pods.target.averageValue", field.ErrorTypeInvalid},
+		{"pods metric unknown target type", func(s *AutoscalingPolicySpec) { s.Metrics[6].Pods.Target.Type = "Median" }, "spec.metrics[6].pods.target.type", field.ErrorTypeNotSupported},
+		{"pods metric without target type", func(s *AutoscalingPolicySpec) { s.Metrics[6].Pods.Target.Type = "" }, "spec.metrics[6].pods.target.type", field.ErrorTypeRequired},
+		{"pods metric bad selector", func(s *AutoscalingPolicySpec) {
+			s.Metrics[6].Pods.Metric.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"not a key": "x"}}
+		}, "spec.metrics[6].pods.metric.selector.matchLabels", field.ErrorTypeInvalid},
+		{"object without describedObject name", func(s *AutoscalingPolicySpec) { s.Metrics[7].Object.DescribedObject.Name = "" }, "spec.metrics[7].object.describedObject.name", field.ErrorTypeRequired},
+		{"object without target value", func(s *AutoscalingPolicySpec) { s.Metrics[7].Object.Target.Value = nil }, "spec.metrics[7].object.target.averageValue", field.ErrorTypeRequired},
+		{"object Value type with only averageValue", func(s *AutoscalingPolicySpec) {
+			s.Metrics[7].Object.Target = MetricTarget{Type: ValueMetricType, AverageValue: ptr.To(resource.MustParse("1"))}
+		}, "spec.metrics[7].object.target.value", field.ErrorTypeRequired},
+		{"object Utilization target", func(s *AutoscalingPolicySpec) { s.Metrics[7].Object.Target.Type = UtilizationMetricType }, "spec.metrics[7].object.target.type", field.ErrorTypeNotSupported},
+		{"object metric name too long", func(s *AutoscalingPolicySpec) { s.Metrics[7].Object.Metric.Name = strings.Repeat("a", 254) }, "spec.metrics[7].object.metric.name", field.ErrorTypeTooLong},
+		{"external without target", func(s *AutoscalingPolicySpec) { s.Metrics[8].External.Target.AverageValue = nil }, "spec.metrics[8].external.target.averageValue", field.ErrorTypeRequired},
+		{"external with value and averageValue", func(s *AutoscalingPolicySpec) { s.Metrics[8].External.Target.Value = ptr.To(resource.MustParse("1")) }, "spec.metrics[8].external.target.value", field.ErrorTypeForbidden},
+		{"external value negative", func(s *AutoscalingPolicySpec) {
+			s.Metrics[8].External.Target = MetricTarget{Type: ValueMetricType, Value: ptr.To(resource.MustParse("-1"))}
+		}, "spec.metrics[8].external.target.value", field.ErrorTypeInvalid},
+		{"external bad selector operator", func(s *AutoscalingPolicySpec) {
+			s.Metrics[8].External.Metric.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "queue", Operator: "Near"}}}
+		}, "spec.metrics[8].external.metric.selector.matchExpressions[0].operator", field.ErrorTypeInvalid},
+		{"pods block on an External metric", func(s *AutoscalingPolicySpec) { s.Metrics[8].Pods = s.Metrics[6].Pods }, "spec.metrics[8].pods", field.ErrorTypeForbidden},
 		{"stable window too long", func(s *AutoscalingPolicySpec) { s.StableWindowSeconds = ptr.To[int32](601) }, "spec.stableWindowSeconds", field.ErrorTypeInvalid},
 		{"burst threshold too low", func(s *AutoscalingPolicySpec) { s.Burst.Threshold = ptr.To[int32](100) }, "spec.burst.threshold", field.ErrorTypeInvalid},
 		{"burst window not shorter than stable", func(s *AutoscalingPolicySpec) {
@@ -125,6 +180,51 @@ func TestValidateSpecRejects(t *testing.T) {
 				t.Fatalf("want %s at %s, got %s at %s: %v", tc.typ, tc.path, errs[0].Type, errs[0].Field, errs[0])
 			}
 		})
+	}
+}
+
+// TestScaleTargetRefIsTargetRef: HPA's name of the field works alone, or beside targetRef
+// when both say the same, and the policy reads the same target either way.
+func TestScaleTargetRefIsTargetRef(t *testing.T) {
+	ref := validSpec().TargetRef
+	for name, mutate := range map[string]func(s *AutoscalingPolicySpec){
+		"targetRef": func(s *AutoscalingPolicySpec) {},
+		"scaleTargetRef": func(s *AutoscalingPolicySpec) {
+			s.ScaleTargetRef, s.TargetRef = s.TargetRef, CrossVersionObjectReference{}
+		},
+		"both alike": func(s *AutoscalingPolicySpec) { s.ScaleTargetRef = s.TargetRef },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := validSpec()
+			mutate(&s)
+			if errs := ValidateSpec(&s, field.NewPath("spec")); len(errs) > 0 {
+				t.Fatalf("refused: %v", errs)
+			}
+			if got := s.Target(); got != ref {
+				t.Fatalf("Target() = %+v, want %+v", got, ref)
+			}
+		})
+	}
+}
+
+// TestScaleTargetRefRoundTrips: a policy keeps the name its author used, so a re-apply or a
+// GitOps diff sees no change and no field the author did not write.
+func TestScaleTargetRefRoundTrips(t *testing.T) {
+	in := []byte(`{"scaleTargetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"llama"},"maxReplicas":3,` +
+		`"metrics":[{"type":"External","external":{"metric":{"name":"queue"},"target":{"type":"Value","value":"10"}}}]}`)
+	var s AutoscalingPolicySpec
+	if err := yaml.UnmarshalStrict(in, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Target().Name != "llama" || s.TargetField() != "scaleTargetRef" {
+		t.Fatalf("Target() = %+v from %s", s.Target(), s.TargetField())
+	}
+	out, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != string(in) {
+		t.Fatalf("round trip changed the policy:\n in: %s\nout: %s", in, out)
 	}
 }
 
@@ -239,6 +339,22 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
+// TestWarningsOnTargetTypeAtOddsWithItsField: HPA reads Pods and External targets by the
+// field that is set; a type saying otherwise is valid but told.
+func TestWarningsOnTargetTypeAtOddsWithItsField(t *testing.T) {
+	s := validSpec()
+	s.Metrics[6].Pods.Target.Type = ValueMetricType
+	s.Metrics[8].External.Target.Type = ValueMetricType
+	if errs := ValidateSpec(&s, field.NewPath("spec")); len(errs) > 0 {
+		t.Fatalf("HPA accepts these, so must we: %v", errs)
+	}
+	w := Warnings(&s)
+	if len(w) != 2 || !strings.Contains(w[0], "spec.metrics[6].pods.target.type is Value") ||
+		!strings.Contains(w[1], "spec.metrics[8].external.target.type is Value but only averageValue is set") {
+		t.Fatalf("want a warning for each, got %q", w)
+	}
+}
+
 func FuzzValidateSpec(f *testing.F) {
 	f.Add([]byte(`{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"a"},"maxReplicas":3,"metrics":[{"type":"Latency","latency":{"percentile":99,"target":"1s"}}]}`))
 	f.Add([]byte(`{"metrics":[{"type":"Resource","resource":{"name":"nvidia.com/gpu","target":{"type":"Value"}}}],"behavior":{"scaleUp":{"tolerance":"2"}}}`))
@@ -262,4 +378,63 @@ func BenchmarkValidateSpec(b *testing.B) {
 			b.Fatal(errs)
 		}
 	}
+}
+
+// TestHPAWorksByChangingAPIVersionAndKind: a real autoscaling/v2 HPA (decoded strictly as
+// one first) becomes a valid policy by changing only its apiVersion and kind, and reads as
+// the same spec.
+func TestHPAWorksByChangingAPIVersionAndKind(t *testing.T) {
+	data, err := os.ReadFile("testdata/hpa.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hpa autoscalingv2.HorizontalPodAutoscaler
+	if err := yaml.UnmarshalStrict(data, &hpa); err != nil {
+		t.Fatalf("testdata/hpa.yaml is not an autoscaling/v2 HPA: %v", err)
+	}
+	p, err := policyFromHPA(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := ValidateAutoscalingPolicy(p); len(errs) > 0 {
+		t.Fatalf("the converted HPA is refused: %v", errs.ToAggregate())
+	}
+	if w := Warnings(&p.Spec); len(w) > 0 {
+		t.Errorf("unexpected warnings: %q", w)
+	}
+	if got, want := p.Spec.Target(), hpa.Spec.ScaleTargetRef; got.APIVersion != want.APIVersion || got.Kind != want.Kind || got.Name != want.Name {
+		t.Errorf("target %+v, want the HPA's %+v", got, want)
+	}
+	if len(p.Spec.Metrics) != len(hpa.Spec.Metrics) {
+		t.Fatalf("%d metrics, want the HPA's %d", len(p.Spec.Metrics), len(hpa.Spec.Metrics))
+	}
+	for i, hm := range hpa.Spec.Metrics {
+		if got := string(p.Spec.Metrics[i].Type); got != string(hm.Type) {
+			t.Errorf("metrics[%d].type = %s, want %s", i, got, hm.Type)
+		}
+	}
+	// Field for field: the policy's JSON is the HPA spec's JSON.
+	hj, _ := json.Marshal(hpa.Spec)
+	pj, _ := json.Marshal(p.Spec)
+	var hm, pm map[string]any
+	_ = json.Unmarshal(hj, &hm)
+	_ = json.Unmarshal(pj, &pm)
+	if !reflect.DeepEqual(hm, pm) {
+		t.Errorf("the policy's spec differs from the HPA's:\n HPA: %s\npolicy: %s", hj, pj)
+	}
+}
+
+// policyFromHPA changes an HPA manifest's apiVersion and kind, and nothing else, and decodes
+// it strictly as a policy.
+func policyFromHPA(data []byte) (*AutoscalingPolicy, error) {
+	data = bytes.Replace(data, []byte("\napiVersion: autoscaling/v2\n"), []byte("\napiVersion: inferscale.io/v1alpha1\n"), 1)
+	data = bytes.Replace(data, []byte("\nkind: HorizontalPodAutoscaler\n"), []byte("\nkind: AutoscalingPolicy\n"), 1)
+	var p AutoscalingPolicy
+	if err := yaml.UnmarshalStrict(data, &p); err != nil {
+		return nil, err
+	}
+	if p.APIVersion != GroupVersion.String() || p.Kind != "AutoscalingPolicy" {
+		return nil, fmt.Errorf("apiVersion %q kind %q after the change", p.APIVersion, p.Kind)
+	}
+	return &p, nil
 }

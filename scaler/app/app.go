@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/scale"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	custommetrics "k8s.io/metrics/pkg/client/custom_metrics"
+	externalmetrics "k8s.io/metrics/pkg/client/external_metrics"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -164,6 +166,18 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return fmt.Errorf("create metrics.k8s.io client: %w", err)
 	}
+	// HPA's clients of the metrics adapters' APIs. They take no context, so a timeout bounds
+	// what a slow adapter costs a tick; the custom API's preferred version is looked up again
+	// every few minutes, as the kube-controller-manager does, in case an adapter changes.
+	adapterCfg := rest.CopyConfig(cfg)
+	adapterCfg.Timeout = metricsAPITimeout
+	customVersions := custommetrics.NewAvailableAPIsGetter(disc)
+	go custommetrics.PeriodicallyInvalidate(customVersions, 5*time.Minute, ctx.Done())
+	customMetrics := custommetrics.NewForConfig(adapterCfg, mgr.GetRESTMapper(), customVersions)
+	externalMetrics, err := externalmetrics.NewForConfig(adapterCfg)
+	if err != nil {
+		return fmt.Errorf("create external.metrics.k8s.io client: %w", err)
+	}
 
 	clk := clock.RealClock{}
 	store := window.NewStore(clk)
@@ -192,18 +206,20 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	runnables := []manager.Runnable{
 		&ingest.Server{Addr: o.ListenAddress, CertDir: o.Certs.CertDir, Handler: handler, Log: log.WithName("server")},
 		controller.New(controller.Options{
-			Client:         mgr.GetClient(),
-			Mapper:         mgr.GetRESTMapper(),
-			Scales:         scales,
-			Usage:          usage.MetricsV1beta1(),
-			Store:          store,
-			Resolver:       resolver,
-			Events:         mgr.GetEventRecorder("inferscale-scaler"),
-			Metrics:        controller.NewMetrics(ctrlmetrics.Registry),
-			Clock:          clk,
-			Log:            log.WithName("controller"),
-			Interval:       o.TickInterval,
-			StatusInterval: o.StatusInterval,
+			Client:          mgr.GetClient(),
+			Mapper:          mgr.GetRESTMapper(),
+			Scales:          scales,
+			Usage:           usage.MetricsV1beta1(),
+			CustomMetrics:   customMetrics,
+			ExternalMetrics: externalMetrics,
+			Store:           store,
+			Resolver:        resolver,
+			Events:          mgr.GetEventRecorder("inferscale-scaler"),
+			Metrics:         controller.NewMetrics(ctrlmetrics.Registry),
+			Clock:           clk,
+			Log:             log.WithName("controller"),
+			Interval:        o.TickInterval,
+			StatusInterval:  o.StatusInterval,
 		}),
 	}
 	if o.LeaderElection {
@@ -240,6 +256,9 @@ func ensureCerts(ctx context.Context, cm *certs.Manager, log logr.Logger) error 
 		}
 	}
 }
+
+// metricsAPITimeout bounds one request to a metrics adapter.
+const metricsAPITimeout = 5 * time.Second
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {

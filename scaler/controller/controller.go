@@ -43,7 +43,12 @@ type Options struct {
 	Scales scale.ScalesGetter
 	// Usage reads metrics.k8s.io; nil when the API is not served (Resource metrics are then
 	// invalid).
-	Usage    UsageReader
+	Usage UsageReader
+	// CustomMetrics and ExternalMetrics read custom.metrics.k8s.io and
+	// external.metrics.k8s.io for Pods, Object and External metrics; nil makes those invalid.
+	CustomMetrics   CustomMetricsReader
+	ExternalMetrics ExternalMetricsReader
+
 	Store    *window.Store
 	Resolver *attribution.Resolver
 	Events   events.EventRecorder
@@ -217,7 +222,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	spec := p.Spec.Defaulted()
 	c.opts.Store.Configure(st.key, window.ConfigFor(spec))
 
-	gr, sc, err := c.getScale(ctx, st.key, p.Spec.TargetRef.APIVersion)
+	gr, sc, err := c.getScale(ctx, st.key, p.Spec.Target().APIVersion)
 	if err != nil {
 		c.opts.Metrics.errors.WithLabelValues(name, "scale_get").Inc()
 		st.logOnce(log, err, "Reading /scale failed")
@@ -238,6 +243,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	in := decision.Input{
 		Spec:            spec,
 		CurrentReplicas: sc.Spec.Replicas,
+		StatusReplicas:  sc.Status.Replicas,
 		Pods:            make([]decision.Pod, 0, len(pods)),
 		Covered:         c.opts.Store.Covered(st.key),
 	}
@@ -253,6 +259,9 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	}
 	if res := resourcesOf(spec); len(res) > 0 {
 		in.Resources = c.usage(ctx, log, st.key.Namespace, sel, pods, res)
+	}
+	if usesMetricsAPI(spec) {
+		in.MetricsAPI = c.metricsAPI(name, st.key.Namespace, sel, spec)
 	}
 
 	d := st.autoscaler.Decide(&in, now)

@@ -49,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "inferscale_scaler_scale_events_total", Help: "Writes of /scale, by direction (up, down).",
 		}, []string{"policy", "direction"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "inferscale_scaler_tick_errors_total", Help: "Ticks of a policy that failed, by stage (scale_get, pods, scale_update, status).",
+			Name: "inferscale_scaler_tick_errors_total", Help: "Ticks of a policy that failed, by stage (scale_get, pods, scale_update, status, custom_metrics, external_metrics).",
 		}, []string{"policy", "stage"}),
 		tick: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "inferscale_scaler_tick_seconds", Help: "Time of one tick over every policy.",

@@ -25,6 +25,10 @@ type Input struct {
 	// CurrentReplicas is spec.replicas of the target's /scale subresource.
 	CurrentReplicas int32
 
+	// StatusReplicas is status.replicas of the target's /scale subresource: HPA's divisor of
+	// an Object or External metric with an AverageValue target.
+	StatusReplicas int32
+
 	// Pods are the target's pods as the API server sees them (through the target's selector
 	// or owner chain), terminating, pending and failed ones included: the core sorts them
 	// into ready, unready, missing and ignored as HPA's groupPods does.
@@ -46,6 +50,12 @@ type Input struct {
 	// as in HPA.
 	// nvidia.com/gpu is never read from here: it is the agents' NVML utilization.
 	Resources map[corev1.ResourceName]map[string]ResourceUsage
+
+	// MetricsAPI holds, at index i, what the metrics APIs answered for spec.Metrics[i] when
+	// it is a Pods, Object or External metric (custom.metrics.k8s.io,
+	// external.metrics.k8s.io); entries of other metrics are unused. A missing entry makes
+	// its metric invalid.
+	MetricsAPI []APIMetric
 
 	// HPAConflict names a HorizontalPodAutoscaler that scales the same target, or is empty.
 	// While it is set nothing is scaled: two autoscalers on one /scale fight.

@@ -33,6 +33,7 @@ func (k Key) GroupKind() schema.GroupKind { return schema.GroupKind{Group: k.Gro
 // ForPolicy is the key of the target a policy names. An unparsable apiVersion yields the
 // empty group, which matches no owner and so no pod.
 func ForPolicy(p *v1alpha1.AutoscalingPolicy) Key {
-	gv, _ := schema.ParseGroupVersion(p.Spec.TargetRef.APIVersion)
-	return Key{Namespace: p.Namespace, Group: gv.Group, Kind: p.Spec.TargetRef.Kind, Name: p.Spec.TargetRef.Name}
+	ref := p.Spec.Target()
+	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
+	return Key{Namespace: p.Namespace, Group: gv.Group, Kind: ref.Kind, Name: ref.Name}
 }

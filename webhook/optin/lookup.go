@@ -88,7 +88,7 @@ func (l *ClientLookup) PolicyTargeting(ctx context.Context, namespace string, gk
 		return "", err
 	}
 	for _, p := range list.Items {
-		if p.DeletionTimestamp == nil && Targets(p.Spec.TargetRef, gk, name) {
+		if p.DeletionTimestamp == nil && Targets(p.Spec.Target(), gk, name) {
 			return p.Name, nil
 		}
 	}

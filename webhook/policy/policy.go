@@ -83,11 +83,11 @@ func refuse(gk schema.GroupKind, name string, req admission.Request, errs field.
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }
 
-// isTargetRefError is true for errors under spec.targetRef: with those the
-// target cannot be looked up.
+// isTargetRefError is true for errors under spec.targetRef (or its HPA name
+// spec.scaleTargetRef): with those the target cannot be looked up.
 func isTargetRefError(err error) bool {
 	fe, ok := err.(*field.Error)
-	return ok && strings.HasPrefix(fe.Field, "spec.targetRef")
+	return ok && (strings.HasPrefix(fe.Field, "spec.targetRef") || strings.HasPrefix(fe.Field, "spec.scaleTargetRef"))
 }
 
 // decodeStrict decodes the object and lists unknown and duplicate fields as
@@ -114,7 +114,7 @@ func targetChanged(req admission.Request, p *v1alpha1.AutoscalingPolicy) bool {
 		return true
 	}
 	old, _ := decodeStrict[v1alpha1.AutoscalingPolicy](req.OldObject.Raw)
-	return old == nil || old.Spec.TargetRef != p.Spec.TargetRef
+	return old == nil || old.Spec.Target() != p.Spec.Target()
 }
 
 // checkState refuses a second policy for a target and a kind that cannot be
@@ -133,8 +133,8 @@ func targetChanged(req admission.Request, p *v1alpha1.AutoscalingPolicy) bool {
 // scaler's run-time checks remain.
 func (v *Validator) checkState(ctx context.Context, namespace string, p *v1alpha1.AutoscalingPolicy) (field.ErrorList, []string) {
 	log := logf.FromContext(ctx).WithValues("policy", namespace+"/"+p.Name)
-	ref := p.Spec.TargetRef
-	refPath := field.NewPath("spec", "targetRef")
+	ref := p.Spec.Target()
+	refPath := field.NewPath("spec", p.Spec.TargetField())
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
 	if err != nil {
 		return nil, nil // already reported by the static validation
@@ -150,7 +150,7 @@ func (v *Validator) checkState(ctx context.Context, namespace string, p *v1alpha
 		warnings = append(warnings, fmt.Sprintf("could not check for another AutoscalingPolicy targeting %s: %v", target, err))
 	}
 	for _, other := range policies.Items {
-		if other.Name != p.Name && other.DeletionTimestamp == nil && optin.Targets(other.Spec.TargetRef, gvk.GroupKind(), ref.Name) {
+		if other.Name != p.Name && other.DeletionTimestamp == nil && optin.Targets(other.Spec.Target(), gvk.GroupKind(), ref.Name) {
 			errs = append(errs, field.Forbidden(refPath, fmt.Sprintf("%s is already scaled by AutoscalingPolicy %s: a target has one policy; edit or delete that one", target, other.Name)))
 			break
 		}

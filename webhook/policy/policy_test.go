@@ -140,6 +140,27 @@ func TestValidator(t *testing.T) {
 			wantCauses: []string{"spec.targetRef"},
 		},
 		{
+			name:       "HPA's scaleTargetRef: a second policy is refused at that field",
+			op:         admissionv1.Create,
+			manifest:   strings.Replace(validPolicy, "targetRef:", "scaleTargetRef:", 1),
+			objects:    []client.Object{policyObj("older", "Deployment", "llama")},
+			wantCauses: []string{"spec.scaleTargetRef"},
+		},
+		{
+			name:        "an update from targetRef to the same scaleTargetRef is no retarget",
+			op:          admissionv1.Update,
+			manifest:    strings.Replace(validPolicy, "targetRef:", "scaleTargetRef:", 1),
+			old:         validPolicy,
+			objects:     []client.Object{policyObj("older", "Deployment", "llama")},
+			wantAllowed: true,
+		},
+		{
+			name:       "targetRef and scaleTargetRef that differ",
+			op:         admissionv1.Create,
+			manifest:   strings.Replace(validPolicy, "  targetRef:", "  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: other}\n  targetRef:", 1),
+			wantCauses: []string{"spec.scaleTargetRef"},
+		},
+		{
 			name:        "a policy for another kind of the same name",
 			op:          admissionv1.Create,
 			manifest:    validPolicy,

@@ -144,7 +144,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	}
 
 	// Burst mode, on the agents' metrics over the burst window.
-	burstRec, burstEval, burstOK := a.burstRecommendation(spec, in, &e)
+	burstRec, burstEval, burstOK := a.burstRecommendation(spec, &in.Burst, &e)
 	threshold := float64(*spec.Burst.Threshold) / 100
 	over := burstOK && float64(burstRec) >= threshold*float64(max(e.ready, 1))
 	switch {
@@ -156,17 +156,33 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		a.burstLast, a.burstPeak = time.Time{}, 0
 	}
 	d.Burst = !a.burstLast.IsZero()
-	heldByPeak := false
+	// evidence is what burst mode may go to past the scale-up rate policies: the largest
+	// recommendation since it began that rests on more than one pod (evidenced). Anything
+	// above it, a single pod's claim included, goes through the rate policies as usual.
+	var evidence int32
 	if d.Burst {
 		if burstOK && burstRec > rec {
 			rec, driving = burstRec, &burstEval
 		}
-		if a.burstPeak > rec {
-			rec, heldByPeak = a.burstPeak, true
+		capped := evidenced(&in.Burst)
+		if r, _, ok := a.burstRecommendation(spec, &capped, &e); ok {
+			evidence = min(r, rec)
 		}
-		a.burstPeak = rec
+		stableCapped := evidenced(&in.Stable)
+		se := e
+		se.win = &stableCapped
+		ev := new(evaluation)
+		for i := range spec.Metrics {
+			if m := &spec.Metrics[i]; isAgentMetric(m) {
+				if se.evaluate(m, ev); ev.err == nil && !ev.abstain {
+					evidence = max(evidence, min(ev.replicas, rec))
+				}
+			}
+		}
+		evidence = max(evidence, a.burstPeak)
+		a.burstPeak = evidence
 	}
-	d.Recommendation = rec
+	d.Recommendation = max(rec, evidence)
 	desc := describeDriver(driving, rec)
 
 	// HPA: an invalid metric blocks a scale-down, as does a window not yet full of data.
@@ -193,22 +209,32 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 
 	var l limit
 	if d.Burst {
-		// Record the recommendation so the scale-down window covers the spike, but skip
-		// scale-up stabilization and the rate policies: go to it at once, never down.
-		a.stabilize(rec, cur, up, down, now)
-		l = limit{replicas: max(rec, cur), reason: reasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
-		switch {
-		case l.replicas > cur && selectPolicy(up) == v1alpha1.DisabledPolicySelect:
-			l = limit{cur, reasonScaleUpLimit, "the desired replica count is increasing faster than the maximum scale rate", "limited by scaleUp selectPolicy Disabled"}
-		case l.replicas > maxReplicas:
-			l = limit{maxReplicas, reasonTooManyReplicas, "the desired replica count is more than the maximum replica count", fmt.Sprintf("limited by maxReplicas %d", maxReplicas)}
+		// Record the recommendation so the scale-down window covers the spike. What more than
+		// one pod evidences is gone to at once, skipping scale-up stabilization and the rate
+		// policies; the rest goes through them as outside burst mode; never down.
+		stabilized, _, _ := a.stabilize(max(rec, evidence), cur, up, down, now)
+		l = a.limitRate(stabilized, cur, minReplicas, maxReplicas, up, down, now)
+		if l.replicas < cur {
+			l = limit{replicas: cur, reason: reasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
+		}
+		if evidence > l.replicas {
+			l = limit{replicas: evidence, reason: reasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
+			switch {
+			case selectPolicy(up) == v1alpha1.DisabledPolicySelect:
+				l = limit{cur, reasonScaleUpLimit, "the desired replica count is increasing faster than the maximum scale rate", "limited by scaleUp selectPolicy Disabled"}
+			case l.replicas > maxReplicas:
+				l = limit{maxReplicas, reasonTooManyReplicas, "the desired replica count is more than the maximum replica count", fmt.Sprintf("limited by maxReplicas %d", maxReplicas)}
+			}
 		}
 		c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, reasonBurst,
 			fmt.Sprintf("burst mode: the %s burst window asks for %d replicas, at least %d%% of the %d ready; no scale-down until a %s window passes without burst",
 				formatWindow(in.Burst.Window), burstRec, *spec.Burst.Threshold, e.ready, formatWindow(stableWindow)))
-		c.limited(l, max(rec, cur))
-		if heldByPeak {
-			l.note = join(fmt.Sprintf("burst mode holds its peak of %d until %s pass without burst", rec, formatWindow(stableWindow)), l.note)
+		c.limited(l, max(rec, evidence, cur))
+		switch {
+		case evidence > rec:
+			l.note = join(fmt.Sprintf("burst mode holds its peak of %d until %s pass without burst", evidence, formatWindow(stableWindow)), l.note)
+		case evidence < rec && l.replicas < min(rec, maxReplicas) && l.reason == reasonScaleUpLimit && evidence <= cur:
+			l.note = join("no second pod evidences the burst", l.note)
 		}
 	} else {
 		stabilized, reason, message := a.stabilize(rec, cur, up, down, now)
@@ -262,12 +288,12 @@ func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
 	return *d
 }
 
-// burstRecommendation evaluates the agents' metrics over the burst window and returns the
+// burstRecommendation evaluates the agents' metrics over win (the burst window) and returns the
 // largest demand (Knative's desired panic pod count) and the evaluation that gave it; ok is
 // false when no metric gave one.
-func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, in *Input, stable *evaluator) (rec int32, driving evaluation, ok bool) {
+func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, win *Window, stable *evaluator) (rec int32, driving evaluation, ok bool) {
 	e := *stable
-	e.win = &in.Burst
+	e.win = win
 	ev := new(evaluation) // one for all metrics: evaluate's argument lives on the heap
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]

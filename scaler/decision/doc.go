@@ -76,16 +76,27 @@
 // desired panic pod count: ceil(observed/target × the ready pods with data), without
 // tolerance or HPA's second pass (which answer "hold at the current count" and would make a
 // target with many starting pods look like a spike). When the largest of these reaches
-// threshold percent of the ready pods (at least one), burst mode starts or is extended; it ends when a whole stable window has passed without the threshold being
-// crossed again. While it lasts the recommendation is the largest of the stable and burst
-// recommendations and of the largest one seen since burst mode began (Knative's maxPanicPods),
-// and never below the current count: no scale-down. Going up it skips scale-up stabilization
-// and the rate policies, as Knative skips its own rate smoothing in panic mode: a spike is the
-// one case where four pods per 15 s is too slow, and a policy that wants fewer pods than the
-// spike needs can turn burst off with a threshold of 1000. maxReplicas still caps it and
-// scaleUp selectPolicy Disabled still forbids it. The scale event is recorded as any other,
-// so rate policies see it once burst mode ends, and so is the recommendation, so the
-// scale-down stabilization window covers the spike.
+// threshold percent of the ready pods (at least one), burst mode starts or is extended; it
+// ends when a whole stable window has passed without the threshold being crossed again. While
+// it lasts the recommendation is the largest of the stable and burst recommendations, and
+// never below the current count: no scale-down.
+//
+// Going up, burst mode skips scale-up stabilization and the rate policies, as Knative skips
+// its own rate smoothing in panic mode — but only as far as more than one pod evidences: the
+// evidenced recommendation is computed again over both windows with each pod's value capped at
+// the largest value of any other pod (so a pod alone counts as zero, and one pod reporting a
+// queue of a million counts as the second-largest pod), and, for latency, only when at least
+// two pods served requests in the window (the sketch is the target's, not a pod's). It holds
+// its largest evidenced recommendation since burst mode began (Knative's maxPanicPods). The
+// rest of the recommendation, whatever one pod alone asks for included, goes through the
+// scale-up rate policies as outside burst mode, so one pod moves its target at most
+// max(+100 %, +4 pods) per 15 s by default. A target of one pod therefore bursts at the rate
+// policies' pace until a second pod serves. A policy that wants fewer pods than a spike needs
+// can turn burst off with a threshold of 1000. maxReplicas still caps it and scaleUp
+// selectPolicy Disabled still forbids it. The scale event is recorded as any other, so rate
+// policies see it once burst mode ends, and so is the recommendation, so the scale-down
+// stabilization window covers the spike. A metric whose value is not a finite number is
+// invalid (ScalingActive=False InvalidMetricSourceType), never a count of MaxInt32.
 //
 // # Behavior
 //

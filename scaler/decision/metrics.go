@@ -125,8 +125,22 @@ func (e *evaluator) evaluate(m *v1alpha1.MetricSpec, ev *evaluation) {
 		ev.err = fmt.Errorf("no agent reports from the target's pods in the last %s", formatWindow(e.win.Window))
 	default:
 		t.evaluate(e, m, target, ev)
+		ev.checkFinite()
 	}
 	ev.status.RecommendedReplicas = ev.replicas
+}
+
+// checkFinite makes a metric whose value is not a finite number invalid: reports are bounded,
+// but a sum or ratio of extreme values must never become MaxInt32 replicas.
+func (ev *evaluation) checkFinite() {
+	if ev.err != nil || ev.abstain {
+		return
+	}
+	if math.IsNaN(ev.ratio) || math.IsInf(ev.ratio, 0) {
+		ev.err = fmt.Errorf("%s is not a finite number (%v)", ev.label, ev.ratio)
+		ev.failReason = reasonInvalidMetric
+		ev.replicas, ev.demand = 0, 0
+	}
 }
 
 func (e *evaluator) invalid(ev *evaluation, format string, args ...any) {

@@ -30,9 +30,14 @@ import (
 // MaxWindow bounds a ring; it is the API's maximum stable window.
 const MaxWindow = 600 * time.Second
 
-// maxInterval caps the duration one report may weigh. An agent reports every second; a
-// report claiming a long interval (a clock jump on its node) must not dominate a window.
-const maxInterval = 10 * time.Second
+// minInterval and maxInterval bound the duration one report weighs. An agent reports every
+// second; a report claiming a long interval (a clock jump on its node) must not dominate a
+// window, and one claiming a nanosecond must not turn its requests into a rate of billions
+// per second (rates and averages divide by the seconds covered).
+const (
+	minInterval = 100 * time.Millisecond
+	maxInterval = 10 * time.Second
+)
 
 // ErrUnknownTarget is returned by Record for a target no policy configured.
 var ErrUnknownTarget = errors.New("no policy scales this target")
@@ -211,7 +216,7 @@ func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
 		b.reset(sec)
 	}
 
-	d := min(r.Interval.Duration(), maxInterval).Seconds()
+	d := min(max(r.Interval.Duration(), minInterval), maxInterval).Seconds()
 	b.covered += d
 	b.requests += r.Requests.Total()
 	b.errors += r.Requests.Errors()

@@ -226,6 +226,21 @@ func TestLongIntervalIsCapped(t *testing.T) {
 	}
 }
 
+func TestShortIntervalIsFloored(t *testing.T) {
+	s, _ := newStore(t, Config{Window: 60 * time.Second})
+	r := report(1000, 0, 9)
+	r.Interval.End = r.Interval.Start.Add(time.Nanosecond)
+	if err := s.Record(key, Pod{"a", "u"}, r); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := s.Window(key, 60*time.Second)
+	st := snap.Pods["a"]
+	if st.Seconds != minInterval.Seconds() || st.RequestRate != 1000/minInterval.Seconds() || st.InFlight != 9 {
+		t.Errorf("a 1 ns report weighs %v s, rate %v/s, in-flight %v; want %v s, %v/s, 9",
+			st.Seconds, st.RequestRate, st.InFlight, minInterval.Seconds(), 1000/minInterval.Seconds())
+	}
+}
+
 // pods and requests of the benchmarks: a target of 10 pods at 50 req/s each, latencies
 // spread over 20ms..2s as a loaded LLM server's are.
 const benchPods = 10

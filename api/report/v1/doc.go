@@ -34,6 +34,16 @@
 //	  "droppedReports": 0                                 // dropped since the last delivered report
 //	}
 //
+// # Limits
+//
+// Validate refuses, naming the field: an interval longer than MaxInterval; more than
+// MaxRequestsPerSecond requests per second of the interval (a shorter interval counts as one
+// second) or counts that overflow when summed; gauges that are negative, not finite or over
+// MaxInFlight; a sketch sum over count × MaxValue; a GPU index over MaxGPUIndex or power over
+// MaxPowerWatts. Clamp bounds what a real agent may produce out of range: an average over its
+// maximum, model gauges beyond ±MaxModelMetricValue, droppedReports over MaxDroppedReports.
+// CheckAge refuses a report whose interval ended too far from the receiver's clock.
+//
 // # Sketches
 //
 // Latency and time to first byte are sketches (after DDSketch): bucket i counts values in

@@ -24,6 +24,29 @@ const (
 	MaxNameLen      = 253
 )
 
+// Sanity limits on the values. A report beyond one is refused (Validate); the ones a real
+// agent can exceed by accident are clamped instead (Clamp). They are far above what one pod
+// can do, so they only stop a value from overwhelming every other pod's or becoming infinite
+// once summed over a window.
+const (
+	// MaxInterval is the longest interval a report may cover. The agent reports every second
+	// and drops what it cannot deliver, so a longer one is a clock jump or a forgery.
+	MaxInterval = time.Hour
+	// MaxRequestsPerSecond bounds requests finished per second of the interval (intervals
+	// shorter than a second count as a second): far beyond what one proxy can serve.
+	MaxRequestsPerSecond = 1e6
+	// MaxInFlight bounds the in-flight and queue gauges.
+	MaxInFlight = 1e6
+	// MaxModelMetricValue is the magnitude a model gauge is clamped to: a server may export a
+	// huge gauge (bytes of cache), but ±1.7e308 summed over a window is infinite.
+	MaxModelMetricValue = 1e15
+	// MaxDroppedReports is what droppedReports is clamped to.
+	MaxDroppedReports = 1 << 20
+	// MaxGPUIndex and MaxPowerWatts bound a GPU's index and power draw.
+	MaxGPUIndex   = 1 << 12
+	MaxPowerWatts = 1e5
+)
+
 // ErrTooLarge is returned by Decode for a body over MaxReportBytes (the scaler answers 413).
 var ErrTooLarge = errors.New("report exceeds " + fmt.Sprint(MaxReportBytes) + " bytes")
 
@@ -192,13 +215,29 @@ func (r *Report) Validate() error {
 	if !r.Interval.End.After(r.Interval.Start) {
 		return fe("interval.end", "%s must be after interval.start %s", r.Interval.End.Format(time.RFC3339Nano), r.Interval.Start.Format(time.RFC3339Nano))
 	}
-	if err := checkSum("latency.sum", r.Latency.Sum()); err != nil {
-		return err
+	if d := r.Interval.Duration(); d > MaxInterval {
+		return fe("interval.end", "the interval lasts %s, at most %s", d, MaxInterval)
 	}
-	if err := checkSum("timeToFirstByte.sum", r.TimeToFirstByte.Sum()); err != nil {
-		return err
+	total, ok := r.Requests.total()
+	if !ok {
+		return fe("requests", "the counts overflow when summed")
 	}
-	if total := r.Requests.Total(); r.Latency.Count() != total {
+	if limit := MaxRequestsPerSecond * max(r.Interval.Duration().Seconds(), 1); float64(total) > limit {
+		return fe("requests", "%d requests in %s is more than %g per second", total, r.Interval.Duration(), float64(MaxRequestsPerSecond))
+	}
+	for _, sk := range []struct {
+		name string
+		s    *Sketch
+	}{{"latency", &r.Latency}, {"timeToFirstByte", &r.TimeToFirstByte}} {
+		if err := checkSum(sk.name+".sum", sk.s.Sum()); err != nil {
+			return err
+		}
+		// Every value is at most MaxValue, so the sum is too large for the count otherwise.
+		if sum, limit := sk.s.Sum(), float64(sk.s.Count())*MaxValue; sum > limit {
+			return fe(sk.name+".sum", "%v exceeds count × %g s", sum, float64(MaxValue))
+		}
+	}
+	if r.Latency.Count() != total {
 		return fe("latency.count", "%d does not equal the requests counted (%d)", r.Latency.Count(), total)
 	}
 	if r.TimeToFirstByte.Count() > r.Latency.Count() {
@@ -213,6 +252,9 @@ func (r *Report) Validate() error {
 		}
 		if !finiteNonNeg(g.g.Max) {
 			return fe(g.name+".max", "%v must be finite and not negative", g.g.Max)
+		}
+		if g.g.Max > MaxInFlight {
+			return fe(g.name+".max", "%v exceeds %g", g.g.Max, float64(MaxInFlight))
 		}
 	}
 	if len(r.ModelMetrics) > MaxModelMetrics {
@@ -232,19 +274,72 @@ func (r *Report) Validate() error {
 	for i, g := range r.GPUs {
 		p := fmt.Sprintf("gpus[%d]", i)
 		switch {
-		case g.Index < 0:
-			return fe(p+".index", "%d must not be negative", g.Index)
+		case g.Index < 0 || g.Index > MaxGPUIndex:
+			return fe(p+".index", "%d must be within [0, %d]", g.Index, MaxGPUIndex)
 		case len(g.UUID) > MaxNameLen:
 			return fe(p+".uuid", "longer than %d bytes", MaxNameLen)
 		case !(g.UtilizationPercent >= 0 && g.UtilizationPercent <= 100):
 			return fe(p+".utilizationPercent", "%v must be within [0, 100]", g.UtilizationPercent)
 		case g.MemoryTotalBytes != 0 && g.MemoryUsedBytes > g.MemoryTotalBytes:
 			return fe(p+".memoryUsedBytes", "%d exceeds memoryTotalBytes %d", g.MemoryUsedBytes, g.MemoryTotalBytes)
-		case g.PowerWatts != nil && !finiteNonNeg(*g.PowerWatts):
-			return fe(p+".powerWatts", "%v must be finite and not negative", *g.PowerWatts)
+		case g.PowerWatts != nil && !(finiteNonNeg(*g.PowerWatts) && *g.PowerWatts <= MaxPowerWatts):
+			return fe(p+".powerWatts", "%v must be within [0, %g]", *g.PowerWatts, float64(MaxPowerWatts))
 		}
 	}
 	return nil
+}
+
+// Clamp bounds the values a real agent can produce out of range, and returns the fields it
+// changed (for a metric); call it on a valid report. A time-weighted average can exceed the
+// maximum sampled apart from it by rounding; a model server can export any gauge; an agent
+// cut off for weeks counts more drops than matter.
+func (r *Report) Clamp() (fields []string) {
+	for _, g := range []struct {
+		name string
+		g    *Gauge
+	}{{"inFlight.average", &r.InFlight}, {"queue.average", &r.Queue}} {
+		if g.g.Average > g.g.Max {
+			g.g.Average = g.g.Max
+			fields = append(fields, g.name)
+		}
+	}
+	clamped := false
+	for k, v := range r.ModelMetrics {
+		if c := min(max(v, -MaxModelMetricValue), MaxModelMetricValue); c != v {
+			r.ModelMetrics[k], clamped = c, true
+		}
+	}
+	if clamped {
+		fields = append(fields, "modelMetrics")
+	}
+	if r.DroppedReports > MaxDroppedReports {
+		r.DroppedReports = MaxDroppedReports
+		fields = append(fields, "droppedReports")
+	}
+	return fields
+}
+
+// CheckAge refuses a report whose interval ended more than skew before or after now (the
+// scaler's clock): a stale report describes load that is gone, and one from the future comes
+// from a clock that cannot be trusted to place it.
+func (r *Report) CheckAge(now time.Time, skew time.Duration) error {
+	if age := now.Sub(r.Interval.End); age > skew || age < -skew {
+		return &FieldError{Field: "interval.end", Detail: fmt.Sprintf("%s is %s from the scaler's clock %s, more than %s",
+			r.Interval.End.Format(time.RFC3339Nano), age.Round(time.Millisecond), now.Format(time.RFC3339Nano), skew)}
+	}
+	return nil
+}
+
+// total is Total, and false when the sum wraps around.
+func (r Requests) total() (uint64, bool) {
+	var t uint64
+	for _, n := range []uint64{r.Status2xx, r.Status3xx, r.Status4xx, r.Status5xx, r.TransportErrors} {
+		if t+n < t {
+			return 0, false
+		}
+		t += n
+	}
+	return t, true
 }
 
 func checkSum(field string, v float64) error {

@@ -90,6 +90,23 @@ func TestValidateNamesField(t *testing.T) {
 		{"gpus[1].utilizationPercent", func(r *Report) { r.GPUs[1].UtilizationPercent = 101 }},
 		{"gpus[0].memoryUsedBytes", func(r *Report) { r.GPUs[0].MemoryUsedBytes = 81 << 30 }},
 		{"gpus[0].index", func(r *Report) { r.GPUs[0].Index = -1 }},
+		{"gpus[0].index", func(r *Report) { r.GPUs[0].Index = MaxGPUIndex + 1 }},
+		{"gpus[0].powerWatts", func(r *Report) { p := 1.7e308; r.GPUs[0].PowerWatts = &p }},
+		{"interval.end", func(r *Report) { r.Interval.End = r.Interval.Start.Add(MaxInterval + time.Nanosecond) }},
+		// A nanosecond interval with a thousand requests: counted per second of at least one.
+		{"requests", func(r *Report) {
+			r.Interval.End = r.Interval.Start.Add(time.Nanosecond)
+			r.Requests = Requests{Status2xx: MaxRequestsPerSecond + 1}
+			r.Latency = Sketch{}
+			r.Latency.AddZero(MaxRequestsPerSecond + 1)
+			r.TimeToFirstByte = Sketch{}
+		}},
+		// Counters that wrap around to the latency count when summed.
+		{"requests", func(r *Report) { r.Requests = Requests{Status2xx: math.MaxUint64, Status4xx: 6} }},
+		{"inFlight.max", func(r *Report) { r.InFlight = Gauge{Average: 1e6, Max: 1.7e308} }},
+		{"queue.average", func(r *Report) { r.Queue.Average = math.NaN() }},
+		{"latency.sum", func(r *Report) { r.Latency.AddSum(1.7e308) }},
+		{"timeToFirstByte.sum", func(r *Report) { r.TimeToFirstByte.AddSum(math.NaN()) }},
 	}
 	for _, c := range cases {
 		r := validReport()
@@ -102,6 +119,49 @@ func TestValidateNamesField(t *testing.T) {
 	}
 	if err := validReport().Validate(); err != nil {
 		t.Fatalf("valid report: %v", err)
+	}
+}
+
+func TestClamp(t *testing.T) {
+	r := validReport()
+	if f := r.Clamp(); f != nil {
+		t.Fatalf("valid report clamped: %v", f)
+	}
+	r.InFlight = Gauge{Average: 4.0000001, Max: 4}
+	r.ModelMetrics["a"], r.ModelMetrics["b"] = 1.7e308, -1.7e308
+	r.DroppedReports = math.MaxUint64
+	if err := r.Validate(); err != nil {
+		t.Fatalf("clampable report refused: %v", err)
+	}
+	got := r.Clamp()
+	if want := []string{"inFlight.average", "modelMetrics", "droppedReports"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("clamped %v, want %v", got, want)
+	}
+	if r.InFlight.Average != 4 || r.ModelMetrics["a"] != MaxModelMetricValue || r.ModelMetrics["b"] != -MaxModelMetricValue ||
+		r.ModelMetrics["vllm:num_requests_waiting"] != 3 || r.DroppedReports != MaxDroppedReports {
+		t.Errorf("clamped to %+v %v %d", r.InFlight, r.ModelMetrics, r.DroppedReports)
+	}
+	// Two gauges at the limit still sum to a finite value.
+	if s := r.ModelMetrics["a"] * 600 * 10; math.IsInf(s, 0) {
+		t.Error("clamped gauge overflows over a window")
+	}
+}
+
+func TestCheckAge(t *testing.T) {
+	r := validReport()
+	end := r.Interval.End
+	for _, c := range []struct {
+		now time.Time
+		ok  bool
+	}{
+		{end, true}, {end.Add(2 * time.Minute), true}, {end.Add(-2 * time.Minute), true},
+		{end.Add(2*time.Minute + time.Millisecond), false}, {end.Add(-2*time.Minute - time.Millisecond), false},
+	} {
+		err := r.CheckAge(c.now, 2*time.Minute)
+		var fe *FieldError
+		if c.ok != (err == nil) || (err != nil && (!errors.As(err, &fe) || fe.Field != "interval.end")) {
+			t.Errorf("now = end%+v: %v", c.now.Sub(end), err)
+		}
 	}
 }
 

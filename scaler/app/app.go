@@ -57,25 +57,38 @@ type Options struct {
 	AttributionTTL   time.Duration
 	APIQPS           float64
 	APIBurst         int
-	Certs            certs.Options
+	// ReviewQPS, ReviewBurst and ReviewConcurrency bound the TokenReviews of report tokens
+	// with a client of their own, so that a flood of unknown tokens cannot use up the
+	// budget of the /scale reads and writes; SourceRate and SourceBurst bound them per source.
+	ReviewQPS         float64
+	ReviewBurst       int
+	ReviewConcurrency int
+	SourceRate        float64
+	SourceBurst       int
+	Certs             certs.Options
 }
 
 // DefaultOptions are the defaults of the flags.
 func DefaultOptions() Options {
 	return Options{
-		ListenAddress:    ":8443",
-		MetricsAddress:   ":8080",
-		ProbeAddress:     ":8081",
-		TickInterval:     time.Second,
-		StatusInterval:   15 * time.Second,
-		LeaderElection:   true,
-		LeaderElectionID: "inferscale-scaler",
-		ReportRate:       5,
-		ReportBurst:      10,
-		AttributionTTL:   15 * time.Second,
-		APIQPS:           100,
-		APIBurst:         200,
-		Certs:            certs.ScalerOptions(),
+		ListenAddress:     ":8443",
+		MetricsAddress:    ":8080",
+		ProbeAddress:      ":8081",
+		TickInterval:      time.Second,
+		StatusInterval:    15 * time.Second,
+		LeaderElection:    true,
+		LeaderElectionID:  "inferscale-scaler",
+		ReportRate:        5,
+		ReportBurst:       10,
+		AttributionTTL:    15 * time.Second,
+		APIQPS:            100,
+		APIBurst:          200,
+		ReviewQPS:         20,
+		ReviewBurst:       40,
+		ReviewConcurrency: 8,
+		SourceRate:        20,
+		SourceBurst:       40,
+		Certs:             certs.ScalerOptions(),
 	}
 }
 
@@ -93,8 +106,16 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.AttributionTTL, "attribution-ttl", o.AttributionTTL, "how long a pod's attribution to a target is remembered")
 	fs.Float64Var(&o.APIQPS, "kube-api-qps", o.APIQPS, "queries per second to the API server (a /scale read per policy per tick)")
 	fs.IntVar(&o.APIBurst, "kube-api-burst", o.APIBurst, "burst of queries to the API server")
+	fs.Float64Var(&o.ReviewQPS, "token-review-qps", o.ReviewQPS, "TokenReviews per second of report tokens (a client of their own)")
+	fs.IntVar(&o.ReviewBurst, "token-review-burst", o.ReviewBurst, "burst of TokenReviews of report tokens")
+	fs.IntVar(&o.ReviewConcurrency, "token-review-concurrency", o.ReviewConcurrency, "TokenReviews in flight at most; more answer 503")
+	fs.Float64Var(&o.SourceRate, "report-source-rate", o.SourceRate, "requests per second per source IP whose token needs a TokenReview")
+	fs.IntVar(&o.SourceBurst, "report-source-burst", o.SourceBurst, "burst of such requests per source IP")
 	o.Certs.BindFlags(fs)
 }
+
+// reviewTimeout bounds one TokenReview of a report token.
+const reviewTimeout = 5 * time.Second
 
 // Run runs the scaler until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, o Options) error {
@@ -145,9 +166,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		}
 	}
 
-	kube, err := kubernetes.NewForConfig(cfg)
+	reviewCfg := rest.CopyConfig(cfg)
+	reviewCfg.QPS, reviewCfg.Burst, reviewCfg.Timeout = float32(o.ReviewQPS), o.ReviewBurst, reviewTimeout
+	reviews, err := kubernetes.NewForConfig(reviewCfg)
 	if err != nil {
-		return fmt.Errorf("create clientset: %w", err)
+		return fmt.Errorf("create TokenReview clientset: %w", err)
 	}
 	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
@@ -193,15 +216,19 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}()
 
 	handler := ingest.New(ingest.Options{
-		Auth:       auth.New(kube.AuthenticationV1().TokenReviews(), clk, auth.Options{}),
-		Attributor: resolver,
-		Store:      store,
-		IsLeader:   leader.Load,
-		Clock:      clk,
-		Metrics:    ingest.NewMetrics(ctrlmetrics.Registry),
-		Log:        log.WithName("ingest"),
-		Rate:       rate.Limit(o.ReportRate),
-		Burst:      o.ReportBurst,
+		Auth: auth.New(reviews.AuthenticationV1().TokenReviews(), clk, auth.Options{
+			MaxConcurrentReviews: o.ReviewConcurrency, ReviewTimeout: reviewTimeout,
+		}),
+		Attributor:  resolver,
+		Store:       store,
+		IsLeader:    leader.Load,
+		Clock:       clk,
+		Metrics:     ingest.NewMetrics(ctrlmetrics.Registry),
+		Log:         log.WithName("ingest"),
+		Rate:        rate.Limit(o.ReportRate),
+		Burst:       o.ReportBurst,
+		SourceRate:  rate.Limit(o.SourceRate),
+		SourceBurst: o.SourceBurst,
 	})
 	runnables := []manager.Runnable{
 		&ingest.Server{Addr: o.ListenAddress, CertDir: o.Certs.CertDir, Handler: handler, Log: log.WithName("server")},

@@ -4,7 +4,10 @@
 //
 // Results are cached, keyed by a hash of the token: a positive one until the token expires (the
 // TokenReview verified it; its exp claim is read here without verifying again), a negative one
-// briefly, so that one report per pod per second costs one TokenReview per token lifetime. A
+// briefly and in a cache of its own, so that one report per pod per second costs one
+// TokenReview per token lifetime and random tokens never evict valid ones. At most
+// MaxConcurrentReviews reviews run at once, each with a timeout; a token that finds no free
+// slot is answered ErrBusy at once. A
 // bound token outlives its pod in this cache; attribution, which looks the pod up by UID in the
 // API server's view, refuses reports of deleted pods.
 package auth
@@ -70,23 +73,129 @@ type Reviewer interface {
 
 var _ Reviewer = authnv1client.TokenReviewInterface(nil)
 
-// Options tune the cache.
+// Options tune the cache and the reviews.
 type Options struct {
-	// MaxEntries bounds the cache; the least recently used entry goes first. Default 16384.
+	// MaxEntries bounds the cache of accepted tokens; the least recently used entry goes
+	// first. Default 16384.
 	MaxEntries int
+	// MaxNegativeEntries bounds the cache of refused tokens, kept apart so that a flood of
+	// random tokens evicts only other refused ones, never a pod's valid token. Default 4096.
+	MaxNegativeEntries int
 	// NegativeTTL is how long a refused token stays refused without asking again. Default 10 s.
 	NegativeTTL time.Duration
 	// MaxTTL caps a positive entry when the token has no exp claim. Default 10 min.
 	MaxTTL time.Duration
+	// MaxConcurrentReviews bounds the TokenReviews in flight; a token that needs one while
+	// they are all taken gets ErrBusy at once (the caller answers 503 with Retry-After), so a
+	// flood of unknown tokens cannot queue up work. Default 8.
+	MaxConcurrentReviews int
+	// ReviewTimeout bounds one TokenReview. Default 5 s.
+	ReviewTimeout time.Duration
 }
+
+// ErrBusy: every review slot is taken; retry later (503).
+var ErrBusy = errors.New("too many token reviews in flight")
 
 // Authenticator reviews tokens and caches the results.
 type Authenticator struct {
 	reviewer Reviewer
 	clock    clock.PassiveClock
 	opts     Options
+	slots    chan struct{}
 
-	mu      sync.Mutex
+	mu            sync.Mutex
+	valid, reject *cache
+}
+
+// New returns an Authenticator that asks reviewer.
+func New(reviewer Reviewer, clk clock.PassiveClock, opts Options) *Authenticator {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 16384
+	}
+	if opts.MaxNegativeEntries <= 0 {
+		opts.MaxNegativeEntries = 4096
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = 10 * time.Second
+	}
+	if opts.MaxTTL <= 0 {
+		opts.MaxTTL = 10 * time.Minute
+	}
+	if opts.MaxConcurrentReviews <= 0 {
+		opts.MaxConcurrentReviews = 8
+	}
+	if opts.ReviewTimeout <= 0 {
+		opts.ReviewTimeout = 5 * time.Second
+	}
+	return &Authenticator{
+		reviewer: reviewer, clock: clk, opts: opts,
+		slots: make(chan struct{}, opts.MaxConcurrentReviews),
+		valid: newCache(opts.MaxEntries), reject: newCache(opts.MaxNegativeEntries),
+	}
+}
+
+// Cached answers from the cache alone: ok is false when token needs a review.
+func (a *Authenticator) Cached(token string) (id Identity, err error, ok bool) {
+	key := sha256.Sum256([]byte(token))
+	now := a.clock.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.valid.get(key, now)
+	if e == nil {
+		e = a.reject.get(key, now)
+	}
+	if e == nil {
+		return Identity{}, nil, false
+	}
+	return e.id, e.err, true
+}
+
+// Authenticate returns the pod identity of token. Errors wrap ErrUnauthenticated for a token
+// the API server refused; ErrBusy when no review slot is free; any other error is the review
+// failing (the caller answers 503 to both).
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (Identity, error) {
+	if token == "" {
+		return Identity{}, fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
+	}
+	if id, err, ok := a.Cached(token); ok {
+		return id, err
+	}
+	key := sha256.Sum256([]byte(token))
+	now := a.clock.Now()
+	select {
+	case a.slots <- struct{}{}:
+	default:
+		return Identity{}, ErrBusy
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.ReviewTimeout)
+	id, err := a.review(ctx, token)
+	cancel()
+	<-a.slots
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case err == nil:
+		expires := now.Add(a.opts.MaxTTL)
+		if exp, ok := expiry(token); ok && exp.Before(expires) {
+			expires = exp
+		}
+		a.valid.put(&entry{key: key, id: id, expires: expires})
+	case errors.Is(err, ErrUnauthenticated):
+		a.reject.put(&entry{key: key, err: err, expires: now.Add(a.opts.NegativeTTL)})
+	}
+	return id, err
+}
+
+// Len is the number of cached results, accepted and refused.
+func (a *Authenticator) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.valid.lru.Len() + a.reject.lru.Len()
+}
+
+// cache is an LRU of review results by token hash with expiry; the caller locks.
+type cache struct {
+	max     int
 	entries map[[32]byte]*list.Element
 	lru     *list.List // of *entry, most recent first
 }
@@ -98,83 +207,37 @@ type entry struct {
 	expires time.Time
 }
 
-// New returns an Authenticator that asks reviewer.
-func New(reviewer Reviewer, clk clock.PassiveClock, opts Options) *Authenticator {
-	if opts.MaxEntries <= 0 {
-		opts.MaxEntries = 16384
-	}
-	if opts.NegativeTTL <= 0 {
-		opts.NegativeTTL = 10 * time.Second
-	}
-	if opts.MaxTTL <= 0 {
-		opts.MaxTTL = 10 * time.Minute
-	}
-	return &Authenticator{reviewer: reviewer, clock: clk, opts: opts, entries: map[[32]byte]*list.Element{}, lru: list.New()}
+func newCache(n int) *cache {
+	return &cache{max: n, entries: map[[32]byte]*list.Element{}, lru: list.New()}
 }
 
-// Authenticate returns the pod identity of token. Errors wrap ErrUnauthenticated for a token
-// the API server refused; any other error is the review failing (the caller answers 503).
-func (a *Authenticator) Authenticate(ctx context.Context, token string) (Identity, error) {
-	if token == "" {
-		return Identity{}, fmt.Errorf("%w: no bearer token", ErrUnauthenticated)
-	}
-	key := sha256.Sum256([]byte(token))
-	now := a.clock.Now()
-	if id, err, ok := a.lookup(key, now); ok {
-		return id, err
-	}
-	id, err := a.review(ctx, token)
-	switch {
-	case err == nil:
-		expires := now.Add(a.opts.MaxTTL)
-		if exp, ok := expiry(token); ok && exp.Before(expires) {
-			expires = exp
-		}
-		a.store(&entry{key: key, id: id, expires: expires})
-	case errors.Is(err, ErrUnauthenticated):
-		a.store(&entry{key: key, err: err, expires: now.Add(a.opts.NegativeTTL)})
-	}
-	return id, err
-}
-
-func (a *Authenticator) lookup(key [32]byte, now time.Time) (Identity, error, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	el, ok := a.entries[key]
+func (c *cache) get(key [32]byte, now time.Time) *entry {
+	el, ok := c.entries[key]
 	if !ok {
-		return Identity{}, nil, false
+		return nil
 	}
 	e := el.Value.(*entry)
 	if !now.Before(e.expires) {
-		a.lru.Remove(el)
-		delete(a.entries, key)
-		return Identity{}, nil, false
+		c.lru.Remove(el)
+		delete(c.entries, key)
+		return nil
 	}
-	a.lru.MoveToFront(el)
-	return e.id, e.err, true
+	c.lru.MoveToFront(el)
+	return e
 }
 
-func (a *Authenticator) store(e *entry) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if el, ok := a.entries[e.key]; ok {
+func (c *cache) put(e *entry) {
+	if el, ok := c.entries[e.key]; ok {
 		el.Value = e
-		a.lru.MoveToFront(el)
+		c.lru.MoveToFront(el)
 		return
 	}
-	for a.lru.Len() >= a.opts.MaxEntries {
-		old := a.lru.Back()
-		a.lru.Remove(old)
-		delete(a.entries, old.Value.(*entry).key)
+	for c.lru.Len() >= c.max {
+		old := c.lru.Back()
+		c.lru.Remove(old)
+		delete(c.entries, old.Value.(*entry).key)
 	}
-	a.entries[e.key] = a.lru.PushFront(e)
-}
-
-// Len is the number of cached results.
-func (a *Authenticator) Len() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.lru.Len()
+	c.entries[e.key] = c.lru.PushFront(e)
 }
 
 func (a *Authenticator) review(ctx context.Context, token string) (Identity, error) {

@@ -199,3 +199,105 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("expiry = %v, %v; want 1234", exp.Unix(), ok)
 	}
 }
+
+// A flood of random tokens fills only the cache of refused ones: every valid token stays
+// cached and costs no further review.
+func TestRefusedTokensDoNotEvictValidOnes(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	rev := &fakeReviewer{statuses: map[string]authnv1.TokenReviewStatus{}}
+	valid := make([]string, 3)
+	for i := range valid {
+		valid[i] = jwt(now.Add(time.Hour), fmt.Sprint(i))
+		rev.statuses[valid[i]] = podStatus("ai", fmt.Sprint("p", i), "u")
+	}
+	a := New(rev, clocktesting.NewFakeClock(now), Options{MaxEntries: 3, MaxNegativeEntries: 10})
+	for _, tok := range valid {
+		if _, err := a.Authenticate(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 1000 {
+		if _, err := a.Authenticate(context.Background(), fmt.Sprint("random-", i)); !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("random token: %v", err)
+		}
+	}
+	calls := rev.calls
+	for _, tok := range valid {
+		if _, err := a.Authenticate(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rev.calls != calls {
+		t.Errorf("valid tokens re-reviewed after the flood: %d reviews", rev.calls-calls)
+	}
+	if a.Len() != 3+10 {
+		t.Errorf("cached %d, want 3 valid + 10 refused", a.Len())
+	}
+}
+
+// blockingReviewer holds every review until released or its context ends.
+type blockingReviewer struct {
+	started  chan struct{}
+	release  chan struct{}
+	deadline chan time.Duration
+}
+
+func (b *blockingReviewer) Create(ctx context.Context, tr *authnv1.TokenReview, _ metav1.CreateOptions) (*authnv1.TokenReview, error) {
+	if d, ok := ctx.Deadline(); ok {
+		b.deadline <- time.Until(d)
+	} else {
+		b.deadline <- -1
+	}
+	b.started <- struct{}{}
+	select {
+	case <-b.release:
+		out := tr.DeepCopy()
+		out.Status = authnv1.TokenReviewStatus{Error: "invalid"}
+		return out, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func TestConcurrentReviewsAreCapped(t *testing.T) {
+	rev := &blockingReviewer{started: make(chan struct{}, 10), release: make(chan struct{}), deadline: make(chan time.Duration, 10)}
+	a := New(rev, clocktesting.NewFakeClock(time.Unix(0, 0)), Options{MaxConcurrentReviews: 2, ReviewTimeout: time.Minute})
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := a.Authenticate(context.Background(), fmt.Sprint("slow-", i))
+			errs <- err
+		}()
+		<-rev.started
+	}
+	for range 2 {
+		if d := <-rev.deadline; d <= 0 || d > time.Minute {
+			t.Errorf("review deadline in %v, want within the 1m timeout", d)
+		}
+	}
+	if _, err := a.Authenticate(context.Background(), "third"); !errors.Is(err, ErrBusy) {
+		t.Errorf("third review while two run: %v, want ErrBusy", err)
+	}
+	close(rev.release)
+	for range 2 {
+		if err := <-errs; !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("released review: %v", err)
+		}
+	}
+	// The slots are free again.
+	if _, err := a.Authenticate(context.Background(), "fourth"); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("after release: %v", err)
+	}
+}
+
+func TestReviewTimesOut(t *testing.T) {
+	rev := &blockingReviewer{started: make(chan struct{}, 1), release: make(chan struct{}), deadline: make(chan time.Duration, 1)}
+	a := New(rev, clocktesting.NewFakeClock(time.Unix(0, 0)), Options{ReviewTimeout: 10 * time.Millisecond})
+	_, err := a.Authenticate(context.Background(), "hangs")
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("hanging review: %v, want a deadline error (503, not 401)", err)
+	}
+	if a.Len() != 0 {
+		t.Error("a timed-out review was cached")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,9 +34,11 @@ import (
 // Path is where reports are posted.
 const Path = "/v1/reports"
 
-// Authenticator turns a bearer token into the identity of the pod it is bound to.
+// Authenticator turns a bearer token into the identity of the pod it is bound to. Cached
+// answers without a review (ok false: it needs one).
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (auth.Identity, error)
+	Cached(token string) (id auth.Identity, err error, ok bool)
 }
 
 // Attributor finds the target that scales a pod.
@@ -62,24 +65,23 @@ type Options struct {
 	// a failed one, so the default (5/s, burst 10) only stops a misbehaving agent.
 	Rate  rate.Limit
 	Burst int
+	// SourceRate and SourceBurst bound, per source IP address, the requests whose token is
+	// not cached and so would cost a TokenReview: checked before it. A pod's agent needs one
+	// review per token lifetime; pods behind one address (SNAT) share it. Default 20/s, 40.
+	SourceRate  rate.Limit
+	SourceBurst int
 }
+
+// MaxClockSkew is how far a report's interval end may lie from the scaler's clock: an agent
+// retries a report for a few seconds at most, and nodes' clocks agree far better than this.
+const MaxClockSkew = 2 * time.Minute
 
 // Handler is the report endpoint.
 type Handler struct {
-	opts Options
-
-	mu       sync.Mutex
-	limiters map[string]*podLimiter // by pod UID
-	swept    time.Time
+	opts    Options
+	pods    *limiters // by pod UID
+	sources *limiters // by source IP address
 }
-
-type podLimiter struct {
-	lim  *rate.Limiter
-	last time.Time
-}
-
-// limiterIdle is how long a pod's limiter is kept without reports.
-const limiterIdle = time.Minute
 
 // New returns a Handler.
 func New(opts Options) *Handler {
@@ -89,7 +91,17 @@ func New(opts Options) *Handler {
 	if opts.Burst == 0 {
 		opts.Burst = 10
 	}
-	return &Handler{opts: opts, limiters: map[string]*podLimiter{}}
+	if opts.SourceRate == 0 {
+		opts.SourceRate = 20
+	}
+	if opts.SourceBurst == 0 {
+		opts.SourceBurst = 40
+	}
+	return &Handler{
+		opts:    opts,
+		pods:    newLimiters(opts.Rate, opts.Burst),
+		sources: newLimiters(opts.SourceRate, opts.SourceBurst),
+	}
 }
 
 // refusal is an answer other than 202, with the reason label of the refused-reports metric.
@@ -133,24 +145,40 @@ func (h *Handler) serve(r *http.Request) *refusal {
 	if !ok {
 		return &refusal{status: http.StatusUnauthorized, reason: "unauthenticated", msg: "an Authorization: Bearer token is required"}
 	}
-	id, err := h.opts.Auth.Authenticate(r.Context(), token)
-	if err != nil {
-		if errors.Is(err, auth.ErrUnauthenticated) {
-			return &refusal{status: http.StatusUnauthorized, reason: "unauthenticated", msg: err.Error()}
+	id, err, cached := h.opts.Auth.Cached(token)
+	if !cached {
+		// Only a token the cache does not know costs a review: bound those per source
+		// before asking, so that no source can spend the API server's time at will.
+		if !h.sources.allow(sourceOf(r), h.opts.Clock.Now()) {
+			return &refusal{status: http.StatusTooManyRequests, reason: "source_rate_limited", msg: fmt.Sprintf("more than %v unknown tokens per second from %s", h.opts.SourceRate, sourceOf(r)), retryAfter: true}
 		}
+		id, err = h.opts.Auth.Authenticate(r.Context(), token)
+	}
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return &refusal{status: http.StatusUnauthorized, reason: "unauthenticated", msg: err.Error()}
+	case errors.Is(err, auth.ErrBusy):
+		return &refusal{status: http.StatusServiceUnavailable, reason: "token_review_busy", msg: "too many token reviews in flight; retry", retryAfter: true}
+	case err != nil:
 		h.opts.Log.Error(err, "Token review failed")
 		return &refusal{status: http.StatusServiceUnavailable, reason: "token_review_failed", msg: "cannot review the token now; retry", retryAfter: true}
 	}
 	// Rate-limit by the authenticated pod before decoding, so a flood costs little.
-	if !h.allow(id.PodUID) {
+	if !h.pods.allow(id.PodUID, h.opts.Clock.Now()) {
 		return &refusal{status: http.StatusTooManyRequests, reason: "rate_limited", msg: fmt.Sprintf("more than %v reports per second from pod %s/%s", h.opts.Rate, id.Namespace, id.PodName), retryAfter: true}
 	}
 	if r.ContentLength > reportv1.MaxReportBytes {
 		return &refusal{status: http.StatusRequestEntityTooLarge, reason: "too_large", msg: reportv1.ErrTooLarge.Error()}
 	}
 	rep, err := reportv1.Decode(r.Body)
+	if err == nil {
+		err = rep.CheckAge(h.opts.Clock.Now(), MaxClockSkew)
+	}
 	if err != nil {
 		return decodeRefusal(err)
+	}
+	for _, f := range rep.Clamp() {
+		h.opts.Metrics.clamped.WithLabelValues(f).Inc()
 	}
 	if err := id.Authorize(rep.Pod.Namespace, rep.Pod.Name, rep.Pod.UID); err != nil {
 		return &refusal{status: http.StatusForbidden, reason: "wrong_pod", msg: err.Error()}
@@ -196,23 +224,62 @@ func bearer(h string) (string, bool) {
 	return token, token != ""
 }
 
-func (h *Handler) allow(uid string) bool {
-	now := h.opts.Clock.Now()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if now.Sub(h.swept) > limiterIdle {
-		for u, l := range h.limiters {
-			if now.Sub(l.last) > limiterIdle {
-				delete(h.limiters, u)
+// sourceOf is the IP address a request came from.
+func sourceOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limiters are token buckets by key, dropped after limiterIdle without use. At most
+// maxLimiters are kept; past that, new keys share one bucket, so a flood of distinct keys
+// costs no memory.
+type limiters struct {
+	rate  rate.Limit
+	burst int
+
+	mu       sync.Mutex
+	byKey    map[string]*keyLimiter
+	overflow *rate.Limiter
+	swept    time.Time
+}
+
+type keyLimiter struct {
+	lim  *rate.Limiter
+	last time.Time
+}
+
+const (
+	// limiterIdle is how long a key's limiter is kept without use.
+	limiterIdle = time.Minute
+	maxLimiters = 1 << 16
+)
+
+func newLimiters(r rate.Limit, burst int) *limiters {
+	return &limiters{rate: r, burst: burst, byKey: map[string]*keyLimiter{}, overflow: rate.NewLimiter(r, burst)}
+}
+
+func (l *limiters) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > limiterIdle {
+		for k, kl := range l.byKey {
+			if now.Sub(kl.last) > limiterIdle {
+				delete(l.byKey, k)
 			}
 		}
-		h.swept = now
+		l.swept = now
 	}
-	l := h.limiters[uid]
-	if l == nil {
-		l = &podLimiter{lim: rate.NewLimiter(h.opts.Rate, h.opts.Burst)}
-		h.limiters[uid] = l
+	kl := l.byKey[key]
+	if kl == nil {
+		if len(l.byKey) >= maxLimiters {
+			return l.overflow.AllowN(now, 1)
+		}
+		kl = &keyLimiter{lim: rate.NewLimiter(l.rate, l.burst)}
+		l.byKey[key] = kl
 	}
-	l.last = now
-	return l.lim.AllowN(now, 1)
+	kl.last = now
+	return kl.lim.AllowN(now, 1)
 }

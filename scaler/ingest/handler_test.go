@@ -42,6 +42,9 @@ func (f fakeAuth) Authenticate(_ context.Context, token string) (auth.Identity, 
 	return auth.Identity{Namespace: "ai", ServiceAccount: "default", PodName: pod, PodUID: "uid-" + pod}, nil
 }
 
+// Cached knows nothing: every token is reviewed.
+func (fakeAuth) Cached(string) (auth.Identity, error, bool) { return auth.Identity{}, nil, false }
+
 // fakeAttributor scales every pod but "stray" with key.
 type fakeAttributor struct{}
 
@@ -113,6 +116,10 @@ func TestAnswers(t *testing.T) {
 	oldVersion.APIVersion = "inferscale.io/report/v0"
 	badField := validReport("a")
 	badField.Requests.Status2xx = 7 // latency.count no longer matches
+	stale := validReport("a")
+	stale.Interval.Start, stale.Interval.End = stale.Interval.Start.Add(-time.Hour), stale.Interval.End.Add(-time.Hour)
+	absurd := validReport("a")
+	absurd.InFlight = reportv1.Gauge{Average: 1e6, Max: 1.7e308}
 	huge := append(append([]byte(`{"apiVersion":"`), bytes.Repeat([]byte("x"), reportv1.MaxReportBytes)...), `"}`...)
 
 	for _, c := range []struct {
@@ -132,6 +139,8 @@ func TestAnswers(t *testing.T) {
 		{name: "malformed", token: "tok-a", body: []byte(`{"apiVersion":`), status: 400, reason: "malformed"},
 		{name: "other version", token: "tok-a", body: encode(t, oldVersion), status: 400, reason: "version", inError: "unsupported report version"},
 		{name: "invalid field", token: "tok-a", body: encode(t, badField), status: 400, reason: "invalid", inError: "latency.count"},
+		{name: "stale", token: "tok-a", body: encode(t, stale), status: 400, reason: "invalid", inError: "interval.end"},
+		{name: "absurd gauge", token: "tok-a", body: encode(t, absurd), status: 400, reason: "invalid", inError: "inFlight.max"},
 		{name: "pod not scaled", token: "tok-stray", body: encode(t, validReport("stray")), status: 403, reason: "not_scaled"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -165,6 +174,24 @@ func TestAnswers(t *testing.T) {
 				t.Errorf("Retry-After = %q with status %d", rec.Header().Get("Retry-After"), c.status)
 			}
 		})
+	}
+}
+
+func TestClampedValuesAreCounted(t *testing.T) {
+	f := newFixture(t, fakeAuth{})
+	r := validReport("a")
+	r.ModelMetrics = map[string]float64{"huge": 1.7e308}
+	r.DroppedReports = 1 << 40
+	if rec := f.post("tok-a", encode(t, r)); rec.Code != 202 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	for _, field := range []string{"modelMetrics", "droppedReports"} {
+		if got := counter(t, f.h.opts.Metrics.clamped.WithLabelValues(field)); got != 1 {
+			t.Errorf("clamped{field=%s} = %v, want 1", field, got)
+		}
+	}
+	if got := counter(t, f.h.opts.Metrics.agentDropped); got != reportv1.MaxDroppedReports {
+		t.Errorf("dropped reports counted %v, want the clamp %d", got, reportv1.MaxDroppedReports)
 	}
 }
 

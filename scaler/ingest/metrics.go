@@ -11,6 +11,7 @@ type Metrics struct {
 	reports      *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	agentDropped prometheus.Counter
+	clamped      *prometheus.CounterVec
 }
 
 // NewMetrics creates the ingest metrics and registers them with reg.
@@ -29,8 +30,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "inferscale_scaler_agent_dropped_reports_total",
 			Help: "Reports the agents say they dropped before delivering one (from droppedReports).",
 		}),
+		clamped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "inferscale_scaler_report_values_clamped_total",
+			Help: "Values of accepted reports that were out of range and clamped, by field.",
+		}, []string{"field"}),
 	}
-	reg.MustRegister(m.reports, m.latency, m.agentDropped)
+	reg.MustRegister(m.reports, m.latency, m.agentDropped, m.clamped)
 	return m
 }
 

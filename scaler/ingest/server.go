@@ -45,15 +45,8 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	mux := http.NewServeMux()
 	mux.Handle(Path, s.Handler)
-	srv := &http.Server{
-		Handler:           mux,
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cw.GetCertificate},
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-	}
+	srv := newHTTPServer(mux)
+	srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cw.GetCertificate}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
@@ -72,4 +65,18 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("shut down report server: %w", err)
 	}
 	return nil
+}
+
+// newHTTPServer bounds what one connection may hold: a report is at most 256 KiB sent over
+// the cluster network, so a client that takes seconds over its headers or body is stalling,
+// and its connection is closed rather than kept.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 2 * time.Second,
+		ReadTimeout:       5 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
 }

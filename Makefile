@@ -8,7 +8,7 @@ TOOLS_BIN := $(abspath $(BIN)/tools)
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen
 STATICCHECK := $(TOOLS_BIN)/staticcheck
 
-.PHONY: help demo build test test-unit test-e2e e2e-tools lint generate manifests verify-generate bench tools
+.PHONY: help demo build test test-unit test-e2e e2e-tools lint generate manifests verify-generate bench bench-sim tools
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,6 +23,7 @@ test: verify-generate test-unit test-e2e ## all tests: generated files fresh, un
 
 test-unit: e2e-tools ## unit tests (some start a real API server from the e2e tools)
 	$(GO) test -count=1 ./...
+	cd sim/knative && $(GO) test -count=1 ./...
 
 # -p 1: each e2e package that brings a cluster up needs the machine's ports and paths alone.
 test-e2e: e2e-tools ## e2e tests against a real local cluster (or INFERSCALE_E2E_KUBECONFIG's)
@@ -51,9 +52,13 @@ verify-generate: generate ## fail when generated files are stale
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd sim/knative && $(GO) vet ./...
 	$(STATICCHECK) ./...
 
 bench: ## benchmarks: validation, injection, aggregation, decision, and the agent's proxy table
 	$(GO) test -run '^$$' -bench . -benchmem ./api/... ./webhook/... ./scaler/...
 	$(GO) test -run '^$$' -bench . -benchmem ./agent/...
 	$(GO) run ./agent/internal/bench
+
+bench-sim: ## the simulator's headline table: inferscale, hpa-cpu, keda, kpa and the oracle on five scenarios
+	cd sim/knative && $(GO) run ./cmd/inferscale-sim headline -markdown

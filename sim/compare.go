@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -27,7 +28,8 @@ type Scenario struct {
 	Progress    func(autoscaler string, done float64)
 }
 
-// Factory makes one autoscaler for a scenario.
+// Factory makes one autoscaler for a scenario. An autoscaler that is an io.Closer is closed
+// after its run.
 type Factory struct {
 	Name string
 	New  func(sc *Scenario) (Autoscaler, error)
@@ -93,7 +95,7 @@ func Pick(all []Factory, names string) ([]Factory, error) {
 }
 
 // Compare runs the scenario under every factory's autoscaler and then the oracle, each on the
-// same requests and seed, one after the other.
+// same requests and seed and from the same initial replicas, one after the other.
 func Compare(sc *Scenario, factories []Factory) ([]*Result, error) {
 	if sc.Policy == nil {
 		return nil, errors.New("scenario has no policy")
@@ -105,9 +107,17 @@ func Compare(sc *Scenario, factories []Factory) ([]*Result, error) {
 	if len(slo) == 0 {
 		return nil, errors.New("the policy has no Latency metric to judge the SLO by: give an SLO target")
 	}
+	// Every run starts with the replicas the oracle gives the first seconds, so no autoscaler
+	// is judged on a cold start it could not have avoided.
+	capacity, err := Capacity(sc.Model, sc.Requests, slo, sc.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("oracle: %w", err)
+	}
+	lo, hi := bounds(sc.Policy)
+	oracle := NewOracle(sc.Requests, capacity, lo, hi)
 	cfg := Config{
 		Requests: sc.Requests, Model: sc.Model, Duration: sc.Duration, ReportDelay: sc.ReportDelay,
-		Balancer: sc.Balancer, Seed: sc.Seed, SLO: slo,
+		Balancer: sc.Balancer, Seed: sc.Seed, SLO: slo, InitialReplicas: oracle.Decide(Epoch, nil),
 	}
 	var out []*Result
 	for _, f := range factories {
@@ -120,19 +130,17 @@ func Compare(sc *Scenario, factories []Factory) ([]*Result, error) {
 			c.Progress = func(done float64) { sc.Progress(f.Name, done) }
 		}
 		res, err := Run(c, as)
+		if cl, ok := as.(io.Closer); ok {
+			err = errors.Join(err, cl.Close())
+		}
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", f.Name, err)
 		}
 		out = append(out, res)
 	}
-	capacity, err := Capacity(sc.Model, sc.Requests, slo, sc.Seed)
-	if err != nil {
-		return out, fmt.Errorf("oracle: %w", err)
-	}
-	lo, hi := bounds(sc.Policy)
 	c := cfg
 	c.Model.StartDelay.Duration = 0
-	res, err := Run(c, NewOracle(sc.Requests, capacity, lo, hi))
+	res, err := Run(c, oracle)
 	if err != nil {
 		return out, fmt.Errorf("oracle: %w", err)
 	}

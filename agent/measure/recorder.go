@@ -190,8 +190,13 @@ func (h *hist) add(d time.Duration) {
 	h.buckets[reportv1.Index(v)-reportv1.MinIndex].Add(1)
 }
 
-// drainInto moves the counts into s and zeroes them.
+// drainInto moves the counts into s and zeroes them. Collect calls it once no writer is
+// inside the generation, so a histogram with no sum and no zero count is empty and its
+// buckets need no scan: most intervals of an idle pod.
 func (h *hist) drainInto(s *reportv1.Sketch) {
+	if h.sumNano.Load() == 0 && h.zero.Load() == 0 {
+		return
+	}
 	s.AddZero(h.zero.Swap(0))
 	s.AddSum(float64(h.sumNano.Swap(0)) / 1e9)
 	for i := range h.buckets {

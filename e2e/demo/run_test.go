@@ -5,9 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/yaml"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/sim/model"
+	"github.com/inferscale/inferscale/sim/scenario"
 )
 
 // TestRenderedPolicyIsValid keeps the demo's policy within what the webhook
@@ -40,5 +43,27 @@ func TestProfileDuration(t *testing.T) {
 	}
 	if _, err := profileDuration("20s"); err == nil {
 		t.Fatal("a step without a rate was accepted")
+	}
+}
+
+// TestSimulatorKnowsTheDemoPolicy keeps the simulator's copy of the demo's policy (what
+// `inferscale simulate --model e2e` runs and the sim-to-real test checks) equal to the one
+// the demo applies.
+func TestSimulatorKnowsTheDemoPolicy(t *testing.T) {
+	out, err := Render(Options{Namespace: "inferscale-demo", ModelImage: "model:dev", TargetP99: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p v1alpha1.AutoscalingPolicy
+	if err := yaml.UnmarshalStrict([]byte(strings.Split(out, "\n---\n")[3]), &p); err != nil {
+		t.Fatal(err)
+	}
+	m := model.Presets["e2e"]
+	simulated, err := scenario.DefaultPolicy(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equality.Semantic.DeepEqual(p.Spec, *simulated) {
+		t.Errorf("sim/scenario/demo.yaml differs from the demo's policy:\n%+v\n%+v", *simulated, p.Spec)
 	}
 }

@@ -220,11 +220,7 @@ func Segments(s string) ([]workload.Segment, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--profile: %w", err)
 		}
-		segs := make([]workload.Segment, len(p))
-		for i, st := range p {
-			segs[i] = workload.Segment{For: st.For, RPS: st.RPS}
-		}
-		return segs, nil
+		return workload.Steps(p), nil
 	}
 	f := strings.Split(rest, ",")
 	if len(f) != 4 {

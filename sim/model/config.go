@@ -58,12 +58,12 @@ var Presets = map[string]Config{
 		CPURequest: 50, CPUIdle: 2, CPUBusy: 5, CPUPerRequest: 0.5,
 	},
 	// Llama-3.1-8B in BF16 on one H100 80GB under vLLM (see sim/README.md for the published
-	// figures): decode 6 ms per step plus 0.3 ms per running request, prefill 10 ms plus 60 µs
+	// figures): decode 6 ms per step plus 0.3 ms per running request, prefill 8 ms plus 35 µs
 	// per prompt token, 256 sequences, 400k tokens of KV cache; 60 s to schedule, pull and
 	// load. CPU: vLLM's engine loop keeps about one core busy while it serves.
 	"llama-8b-h100": {
 		Name: "llama-8b-h100", Slots: 256, KVCacheTokens: 400_000,
-		PrefillBase: d(10 * time.Millisecond), PrefillPerToken: d(60 * time.Microsecond),
+		PrefillBase: d(8 * time.Millisecond), PrefillPerToken: d(35 * time.Microsecond),
 		DecodeBase: d(6 * time.Millisecond), DecodePerSeq: d(300 * time.Microsecond),
 		StartDelay: d(60 * time.Second), PromptTokens: 1024, OutputTokens: 128,
 		CPURequest: 4000, CPUIdle: 300, CPUBusy: 1000, CPUPerRequest: 5,

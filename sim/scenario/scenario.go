@@ -50,6 +50,13 @@ func LoadPolicy(path string) (*v1alpha1.AutoscalingPolicySpec, error) {
 	return &p.Spec, nil
 }
 
+// DemoProfile and DemoSettle are `make demo`'s load profile and the time it watches after
+// the load (e2e/cmd/demo's defaults).
+const (
+	DemoProfile = "20s@2,40s@60,30s@200,30s@40,10s@0"
+	DemoSettle  = 100 * time.Second
+)
+
 // Headline is one scenario of the headline table, before its start delay is set.
 type Headline struct {
 	Name     string

@@ -1,6 +1,8 @@
 package scenario
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/inferscale/inferscale/sim"
@@ -23,20 +25,22 @@ func TestBuiltinPoliciesAreValid(t *testing.T) {
 // The headline scenarios, cut to a twentieth of their length, run under every built-in
 // autoscaler: the code `make bench-sim` runs is the code CI tests.
 func TestHeadlinesShort(t *testing.T) {
-	for _, h := range Headlines("../testdata/azure-llm-inference-2023-code.csv", 0.05) {
-		sc, err := HeadlineScenario(h, StartDelays[1], 1)
-		if err != nil {
-			t.Fatal(err)
+	var out bytes.Buffer
+	rows, err := RunHeadlines(&out, nil, "../testdata/azure-llm-inference-2023-code.csv", 0.05, sim.Builtin(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 scenarios × 2 start delays × (3 autoscalers + the oracle).
+	if len(rows) != 5*2*4 {
+		t.Fatalf("%d rows:\n%s", len(rows), out.String())
+	}
+	for _, r := range rows {
+		if r.Requests == 0 {
+			t.Errorf("%s, %s, %s: no requests", r.Scenario, r.StartDelay, r.Autoscaler)
 		}
-		if len(sc.Requests) == 0 {
-			t.Fatalf("%s: no requests", h.Name)
-		}
-		res, err := sim.Compare(sc, sim.Builtin())
-		if err != nil {
-			t.Fatalf("%s: %v", sc.Name, err)
-		}
-		if len(res) != 4 || res[0].Requests != len(sc.Requests) {
-			t.Errorf("%s: %d results", sc.Name, len(res))
-		}
+	}
+	md := Markdown(rows)
+	if strings.Count(md, "\n") != len(rows)+2 || !strings.Contains(md, "| azure-code×10 | 2s | oracle |") {
+		t.Errorf("markdown:\n%s", md)
 	}
 }

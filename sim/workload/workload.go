@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"time"
+
+	"github.com/inferscale/inferscale/internal/loadprofile"
 )
 
 // Request is one request of a workload.
@@ -200,4 +202,13 @@ func Span(reqs []Request) time.Duration {
 		return 0
 	}
 	return reqs[len(reqs)-1].At
+}
+
+// Steps are the segments of a DURATION@RPS load profile.
+func Steps(p loadprofile.Profile) []Segment {
+	segs := make([]Segment, len(p))
+	for i, st := range p {
+		segs[i] = Segment{For: st.For, RPS: st.RPS}
+	}
+	return segs
 }

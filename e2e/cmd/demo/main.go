@@ -25,13 +25,14 @@ import (
 	"github.com/inferscale/inferscale/e2e/demo"
 	"github.com/inferscale/inferscale/e2e/images"
 	"github.com/inferscale/inferscale/e2e/install"
+	"github.com/inferscale/inferscale/sim/scenario"
 )
 
 func main() {
 	keep := flag.Bool("keep", false, "keep the cluster running after the demo and print how to reach it")
 	out := flag.String("out", "_output/demo", "directory for the chart and the summary")
-	profile := flag.String("profile", "20s@2,40s@60,30s@200,30s@40,10s@0", "load profile: DURATION@RPS steps (idle, step up, spike, down)")
-	settle := flag.Duration("settle", 100*time.Second, "how long to watch after the load ends, for the scale-down")
+	profile := flag.String("profile", scenario.DemoProfile, "load profile: DURATION@RPS steps (idle, step up, spike, down)")
+	settle := flag.Duration("settle", scenario.DemoSettle, "how long to watch after the load ends, for the scale-down")
 	target := flag.Duration("target-p99", 300*time.Millisecond, "the policy's p99 latency target")
 	flag.Parse()
 	if err := run(*keep, *out, *profile, *settle, *target); err != nil {

@@ -16,7 +16,8 @@
 //  4. Headroom: spare replicas above the demand, within maxReplicas. It comes last: it is the
 //     first thing a short budget gives up, the guard stops it, and burst mode uses the spare
 //     replicas already running before it asks for new pods (no new headroom pod is added while
-//     burst mode lasts, and the running ones are kept).
+//     burst mode lasts, nor while the decision holds the count for want of data; the running
+//     ones are kept).
 //
 // Request applies rules 2 to 4 to one policy's decision; Allocate applies rule 1 to all the
 // policies of a budget.

@@ -15,6 +15,9 @@ type Decided struct {
 	Burst bool
 	// Unschedulable is true while a pod of the target is unschedulable.
 	Unschedulable bool
+	// Hold is true when a safety rule of the decision held the count (no usable metric, a
+	// window not yet full, ...): the demand is unknown.
+	Hold bool
 }
 
 // Request returns what a policy asks of its budgets: the decision's count as the demand and
@@ -23,7 +26,7 @@ type Decided struct {
 //
 // The headroom is the larger of spec.headroom.percent of the demand (rounded up) and
 // spec.headroom.replicas, within maxReplicas. While a pod is unschedulable, or burst mode
-// lasts, no new headroom replica is asked for: the ones running are kept, so a burst is
+// lasts, or the decision holds the count for want of data, no new headroom replica is asked for: the ones running are kept, so a burst is
 // served by them first and a pending pod is not joined by more.
 func Request(spec *v1alpha1.AutoscalingPolicySpec, d Decided) (demand, headroom int32, note string) {
 	demand = d.Desired
@@ -46,6 +49,8 @@ func Request(spec *v1alpha1.AutoscalingPolicySpec, d Decided) (demand, headroom 
 		switch {
 		case d.Unschedulable:
 			headroom, note = running, fmt.Sprintf("headroom %d of %d: no new spare replica while a pod is unschedulable", running, want)
+		case d.Hold:
+			headroom, note = running, fmt.Sprintf("headroom %d of %d: no new spare replica while the decision holds the count", running, want)
 		case d.Burst:
 			headroom, note = running, fmt.Sprintf("headroom %d of %d: burst mode uses the spare replicas before adding new ones", running, want)
 		}

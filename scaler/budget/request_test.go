@@ -33,6 +33,8 @@ func TestRequest(t *testing.T) {
 			wantNote: "headroom 0 of 2: no new spare replica while a pod is unschedulable"},
 		{name: "unschedulable: running spare replicas are kept", spec: spec(nil, ptr.To[int32](2)), in: Decided{Current: 5, Desired: 4, Unschedulable: true}, wantDemand: 4, wantHead: 1,
 			wantNote: "while a pod is unschedulable"},
+		{name: "a held decision adds no spare replica", spec: spec(nil, ptr.To[int32](2)), in: Decided{Current: 4, Desired: 4, Hold: true}, wantDemand: 4,
+			wantNote: "headroom 0 of 2: no new spare replica while the decision holds the count"},
 		{name: "burst uses the spare replicas first", spec: spec(nil, ptr.To[int32](2)), in: Decided{Current: 6, Desired: 5, Burst: true}, wantDemand: 5, wantHead: 1,
 			wantNote: "headroom 1 of 2: burst mode uses the spare replicas before adding new ones"},
 		{name: "burst beyond the spare replicas asks only for the demand", spec: spec(nil, ptr.To[int32](2)), in: Decided{Current: 6, Desired: 8, Burst: true}, wantDemand: 8,

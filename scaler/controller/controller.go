@@ -74,6 +74,7 @@ type Controller struct {
 
 	mu       sync.Mutex
 	policies map[types.NamespacedName]*policyState
+	budgets  *budgets
 }
 
 // policyState is what the controller remembers of one policy between ticks; a tick works on
@@ -111,7 +112,7 @@ func New(opts Options) *Controller {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}
-	return &Controller{opts: opts, client: opts.Client, resolver: opts.Resolver, policies: map[types.NamespacedName]*policyState{}}
+	return &Controller{opts: opts, client: opts.Client, resolver: opts.Resolver, policies: map[types.NamespacedName]*policyState{}, budgets: newBudgets()}
 }
 
 // NeedLeaderElection is true: two replicas writing /scale would fight.
@@ -142,6 +143,7 @@ func (c *Controller) Tick(ctx context.Context) error {
 		return fmt.Errorf("list AutoscalingPolicies: %w", err)
 	}
 	owners := owningPolicies(list.Items)
+	c.syncBudgets(ctx, list.Items, c.opts.Clock.Now())
 
 	c.mu.Lock()
 	seen := make(map[types.NamespacedName]bool, len(list.Items))
@@ -182,6 +184,7 @@ func (c *Controller) Tick(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	c.writeBudgetStatus(ctx, c.opts.Log, c.opts.Clock.Now())
 	return nil
 }
 
@@ -265,6 +268,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	}
 
 	d := st.autoscaler.Decide(&in, now)
+	c.applyBudgets(p, spec, &in, pods, &d, now)
 	c.observe(name, &in, &d)
 
 	var scaled *metav1.Time

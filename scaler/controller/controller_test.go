@@ -98,7 +98,7 @@ func newFixture(t *testing.T, objs ...client.Object) *fixture {
 	t.Helper()
 	f := &fixture{t: t, clock: clocktesting.NewFakeClock(time.Unix(1_800_000_000, 0)), replicas: 2, events: events.NewFakeRecorder(100)}
 	f.client = fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
-		WithStatusSubresource(&v1alpha1.AutoscalingPolicy{}).
+		WithStatusSubresource(&v1alpha1.AutoscalingPolicy{}, &v1alpha1.AutoscalingBudget{}).
 		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 			f.mu.Lock()
 			f.statusPatches++

@@ -27,6 +27,7 @@ type Metrics struct {
 	scales         *prometheus.CounterVec
 	errors         *prometheus.CounterVec
 	tick           prometheus.Histogram
+	budget         *budgetMetrics
 }
 
 // NewMetrics creates the controller's metrics and registers them with reg.
@@ -56,6 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16),
 		}),
 	}
+	m.budget = newBudgetMetrics(reg)
 	reg.MustRegister(m.desired, m.current, m.recommendation, m.metricValue, m.metricReplicas, m.pods,
 		m.reportingPods, m.covered, m.burst, m.hold, m.scales, m.errors, m.tick)
 	return m

@@ -14,12 +14,14 @@ import (
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=asp,categories=inferscale
 // +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.spec.targetRef.name`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.targetRef.kind`,priority=1
 // +kubebuilder:printcolumn:name="Min",type=integer,JSONPath=`.spec.minReplicas`
 // +kubebuilder:printcolumn:name="Max",type=integer,JSONPath=`.spec.maxReplicas`
 // +kubebuilder:printcolumn:name="Current",type=integer,JSONPath=`.status.currentReplicas`
 // +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.status.desiredReplicas`
-// +kubebuilder:printcolumn:name="Metric",type=string,JSONPath=`.status.drivingMetric`
+// +kubebuilder:printcolumn:name="Targets",type=string,JSONPath=`.status.targets`
+// +kubebuilder:printcolumn:name="Metric",type=string,JSONPath=`.status.drivingMetric`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AutoscalingPolicy struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -459,7 +461,13 @@ type AutoscalingPolicyStatus struct {
 	// +optional
 	// +listType=atomic
 	CurrentMetrics []MetricStatus `json:"currentMetrics,omitempty"`
-	// Conditions are AbleToScale, ScalingActive and ScalingLimited.
+	// Targets sums up currentMetrics for `kubectl get`: each metric's observed
+	// value against its target, e.g. "p99 812ms/500ms, queue 3/4".
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Targets string `json:"targets,omitempty"`
+	// Conditions are Ready, AbleToScale, ScalingActive and ScalingLimited;
+	// docs/conditions.md lists their reasons.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -502,15 +510,3 @@ type MetricStatus struct {
 	// +optional
 	RecommendedReplicas int32 `json:"recommendedReplicas,omitempty"`
 }
-
-// Condition types of AutoscalingPolicyStatus, as HPA's.
-const (
-	// AbleToScale says whether the target's /scale can be read and written
-	// and no rule (another autoscaler, unschedulable pods) holds it.
-	AbleToScale = "AbleToScale"
-	// ScalingActive says whether the metrics could be computed.
-	ScalingActive = "ScalingActive"
-	// ScalingLimited says whether min/max or a behavior rule bounded the
-	// last decision.
-	ScalingLimited = "ScalingLimited"
-)

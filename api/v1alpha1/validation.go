@@ -36,7 +36,21 @@ var promMetricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 // ValidateAutoscalingPolicy returns every problem of the policy at once, each
 // at the exact path of its field, as the validating webhook answers them.
 func ValidateAutoscalingPolicy(p *AutoscalingPolicy) field.ErrorList {
-	return ValidateSpec(&p.Spec, field.NewPath("spec"))
+	errs := validateModeAnnotations(p.Annotations, field.NewPath("metadata", "annotations"))
+	return append(errs, ValidateSpec(&p.Spec, field.NewPath("spec"))...)
+}
+
+// validateModeAnnotations refuses a pause or recommend-only annotation that is
+// neither "true" nor "false": a typo must not leave a policy scaling that its
+// author meant to stop.
+func validateModeAnnotations(annotations map[string]string, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, key := range []string{PausedAnnotation, RecommendOnlyAnnotation} {
+		if v, ok := annotations[key]; ok && v != "true" && v != "false" {
+			errs = append(errs, field.NotSupported(fldPath.Key(key), v, []string{"true", "false"}))
+		}
+	}
+	return errs
 }
 
 // ValidateSpec validates a spec found at fldPath.

@@ -86,6 +86,9 @@ type policyState struct {
 	// lastErr is the last failure logged, so that a lasting one (a deleted target) is logged
 	// once rather than every tick; the condition and the error counter say it is still there.
 	lastErr string
+	holds   holdTracker
+	// recommended is the count last announced in recommend-only mode.
+	recommended int32
 }
 
 // logOnce logs err unless it is the failure this policy logged last.
@@ -214,29 +217,33 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	now := c.opts.Clock.Now()
 
 	if errs := v1alpha1.ValidateAutoscalingPolicy(p); len(errs) > 0 {
-		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, "InvalidPolicy", errs.ToAggregate().Error()), nil)
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, v1alpha1.ReasonInvalidPolicy, errs.ToAggregate().Error()), nil)
 		return
 	}
 	if owner != p.Name {
-		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, "AmbiguousPolicies",
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, v1alpha1.ReasonAmbiguousPolicies,
 			fmt.Sprintf("AutoscalingPolicy %s also targets %s and takes precedence", owner, st.key)), nil)
 		return
 	}
 	spec := p.Spec.Defaulted()
 	c.opts.Store.Configure(st.key, window.ConfigFor(spec))
+	if annotationOn(p, v1alpha1.PausedAnnotation) {
+		c.writeStatus(ctx, log, p, st, now, nil, pausedCondition(), nil)
+		return
+	}
 
 	gr, sc, err := c.getScale(ctx, st.key, p.Spec.Target().APIVersion)
 	if err != nil {
 		c.opts.Metrics.errors.WithLabelValues(name, "scale_get").Inc()
 		st.logOnce(log, err, "Reading /scale failed")
-		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, "FailedGetScale", err.Error()), nil)
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, v1alpha1.ReasonFailedGetScale, err.Error()), nil)
 		return
 	}
 	pods, sel, err := c.targetPods(ctx, st.key, sc.Status.Selector)
 	if err != nil {
 		c.opts.Metrics.errors.WithLabelValues(name, "pods").Inc()
 		st.logOnce(log, err, "Listing the target's pods failed")
-		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, "FailedListPods", err.Error()), nil)
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, v1alpha1.ReasonFailedListPods, err.Error()), nil)
 		return
 	}
 	if sc.Status.Selector != "" {
@@ -260,6 +267,10 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	} else {
 		st.lastErr = ""
 	}
+	recommendOnly := annotationOn(p, v1alpha1.RecommendOnlyAnnotation)
+	if recommendOnly {
+		in.HPAConflict = "" // nothing is written, so the policy may shadow an HPA
+	}
 	if res := resourcesOf(spec); len(res) > 0 {
 		in.Resources = c.usage(ctx, log, st.key.Namespace, sel, pods, res)
 	}
@@ -270,6 +281,11 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	d := st.autoscaler.Decide(&in, now)
 	c.applyBudgets(p, spec, &in, pods, &d, now)
 	c.observe(name, &in, &d)
+	c.recordHold(p, st, &d, spec, now)
+	if recommendOnly {
+		c.writeStatus(ctx, log, p, st, now, &d, c.recommend(p, st, &d), nil)
+		return
+	}
 
 	var scaled *metav1.Time
 	if d.DesiredReplicas != sc.Spec.Replicas {
@@ -279,7 +295,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 			c.opts.Metrics.errors.WithLabelValues(name, "scale_update").Inc()
 			log.Error(err, "Writing /scale failed", "from", from, "to", d.DesiredReplicas)
 			c.opts.Events.Eventf(p, nil, corev1.EventTypeWarning, "FailedRescale", "Scale", "New size: %d; reason: %s; error: %v", d.DesiredReplicas, d.Reason, err)
-			c.writeStatus(ctx, log, p, st, now, &d, failed(v1alpha1.AbleToScale, "FailedUpdateScale", err.Error()), nil)
+			c.writeStatus(ctx, log, p, st, now, &d, failed(v1alpha1.AbleToScale, v1alpha1.ReasonFailedUpdateScale, err.Error()), nil)
 			return
 		}
 		st.autoscaler.Scaled(from, d.DesiredReplicas, now)
@@ -382,6 +398,8 @@ func (c *Controller) writeStatus(ctx context.Context, log logr.Logger, p *v1alph
 	if scaled != nil {
 		s.LastScaleTime = scaled
 	}
+	s.Targets = targetsSummary(s.CurrentMetrics)
+	setReady(s, p.Generation, now)
 	if equality.Semantic.DeepEqual(orig.Status, p.Status) {
 		return
 	}
@@ -401,6 +419,7 @@ func (c *Controller) writeStatus(ctx context.Context, log logr.Logger, p *v1alph
 func significant(s *v1alpha1.AutoscalingPolicyStatus) *v1alpha1.AutoscalingPolicyStatus {
 	out := s.DeepCopy()
 	out.CurrentMetrics = nil
+	out.Targets = ""
 	for i := range out.Conditions {
 		out.Conditions[i].Message = ""
 	}

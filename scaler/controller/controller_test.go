@@ -11,7 +11,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -220,13 +219,7 @@ func TestScalesUpAndRecordsIt(t *testing.T) {
 
 func TestHPAConflictHolds(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	hpa := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "old-hpa"},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama"},
-			MaxReplicas:    3,
-		},
-	}
+	hpa := hpaOnLlama()
 	f := newFixture(t, queuePolicy("llama", now), readyPod("a", now), readyPod("b", now), hpa)
 	f.tick()
 	f.clock.Step(time.Second)

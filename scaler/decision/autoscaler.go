@@ -61,7 +61,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	d := Decision{CurrentReplicas: cur, DesiredReplicas: cur}
 	c := conditions{now: now}
 	if in.Spec == nil {
-		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, reasonInvalidMetric, "the policy has no spec")
+		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, v1alpha1.ReasonInvalidMetricSourceType, "the policy has no spec")
 		return a.hold(&d, &c, fmt.Sprintf("no spec: holding %d", cur))
 	}
 	spec := defaulted(in.Spec)
@@ -111,22 +111,22 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	switch {
 	case in.HPAConflict != "":
 		c.fromMetrics(invalid, len(evals), firstInvalid, driving)
-		c.set(v1alpha1.AbleToScale, metav1.ConditionFalse, reasonHPAConflict,
+		c.set(v1alpha1.AbleToScale, metav1.ConditionFalse, v1alpha1.ReasonHPAConflict,
 			fmt.Sprintf("HorizontalPodAutoscaler %q scales the same target; inferscale leaves it alone", in.HPAConflict))
 		return a.hold(&d, &c, fmt.Sprintf("HorizontalPodAutoscaler %s scales the same target: holding %d", in.HPAConflict, cur))
 	case cur == 0:
-		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, reasonScalingDisabled, "scaling is disabled since the replica count of the target is zero")
+		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, v1alpha1.ReasonScalingDisabled, "scaling is disabled since the replica count of the target is zero")
 		return a.hold(&d, &c, "target scaled to zero: scaling disabled")
 	case cur > maxReplicas:
 		c.fromMetrics(invalid, len(evals), firstInvalid, driving)
-		c.set(v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonTooManyReplicas, "current number of replicas above maxReplicas")
+		c.set(v1alpha1.ScalingLimited, metav1.ConditionTrue, v1alpha1.ReasonTooManyReplicas, "current number of replicas above maxReplicas")
 		d.DesiredReplicas = maxReplicas
 		d.Reason = fmt.Sprintf("current replicas above maxReplicas %d: %d → %d", maxReplicas, cur, maxReplicas)
 		d.Conditions = c.list()
 		return d
 	case cur < minReplicas:
 		c.fromMetrics(invalid, len(evals), firstInvalid, driving)
-		c.set(v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonTooFewReplicas, "current number of replicas below minReplicas")
+		c.set(v1alpha1.ScalingLimited, metav1.ConditionTrue, v1alpha1.ReasonTooFewReplicas, "current number of replicas below minReplicas")
 		d.DesiredReplicas = minReplicas
 		d.Reason = fmt.Sprintf("current replicas below minReplicas %d: %d → %d", minReplicas, cur, minReplicas)
 		d.Conditions = c.list()
@@ -198,7 +198,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		// scale-down window after that. The initial recommendation alone would expire while
 		// the window fills.
 		a.stabilize(cur, cur, up, down, now)
-		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, reasonIncompleteWindow,
+		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, v1alpha1.ReasonIncompleteWindow,
 			fmt.Sprintf("reports cover %s of the %s stable window; scale-down waits for a full window", formatWindow(in.Covered.Truncate(time.Second)), formatWindow(stableWindow)))
 		return a.hold(&d, &c, fmt.Sprintf("%s: scale-down to %d waits for a full %s window of reports: holding %d", desc, rec, formatWindow(stableWindow), cur))
 	}
@@ -215,25 +215,25 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		stabilized, _, _ := a.stabilize(max(rec, evidence), cur, up, down, now)
 		l = a.limitRate(stabilized, cur, minReplicas, maxReplicas, up, down, now)
 		if l.replicas < cur {
-			l = limit{replicas: cur, reason: reasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
+			l = limit{replicas: cur, reason: v1alpha1.ReasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
 		}
 		if evidence > l.replicas {
-			l = limit{replicas: evidence, reason: reasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
+			l = limit{replicas: evidence, reason: v1alpha1.ReasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
 			switch {
 			case selectPolicy(up) == v1alpha1.DisabledPolicySelect:
-				l = limit{cur, reasonScaleUpLimit, "the desired replica count is increasing faster than the maximum scale rate", "limited by scaleUp selectPolicy Disabled"}
+				l = limit{cur, v1alpha1.ReasonScaleUpLimit, "the desired replica count is increasing faster than the maximum scale rate", "limited by scaleUp selectPolicy Disabled"}
 			case l.replicas > maxReplicas:
-				l = limit{maxReplicas, reasonTooManyReplicas, "the desired replica count is more than the maximum replica count", fmt.Sprintf("limited by maxReplicas %d", maxReplicas)}
+				l = limit{maxReplicas, v1alpha1.ReasonTooManyReplicas, "the desired replica count is more than the maximum replica count", fmt.Sprintf("limited by maxReplicas %d", maxReplicas)}
 			}
 		}
-		c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, reasonBurst,
+		c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, v1alpha1.ReasonBurstMode,
 			fmt.Sprintf("burst mode: the %s burst window asks for %d replicas, at least %d%% of the %d ready; no scale-down until a %s window passes without burst",
 				formatWindow(in.Burst.Window), burstRec, *spec.Burst.Threshold, e.ready, formatWindow(stableWindow)))
 		c.limited(l, max(rec, evidence, cur))
 		switch {
 		case evidence > rec:
 			l.note = join(fmt.Sprintf("burst mode holds its peak of %d until %s pass without burst", evidence, formatWindow(stableWindow)), l.note)
-		case evidence < rec && l.replicas < min(rec, maxReplicas) && l.reason == reasonScaleUpLimit && evidence <= cur:
+		case evidence < rec && l.replicas < min(rec, maxReplicas) && l.reason == v1alpha1.ReasonScaleUpLimit && evidence <= cur:
 			l.note = join("no second pod evidences the burst", l.note)
 		}
 	} else {
@@ -241,15 +241,15 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		if stabilized != rec {
 			c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, reason, message)
 		} else {
-			c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, reasonReadyForNewScale, "recommended size matches current size")
+			c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, v1alpha1.ReasonReadyForNewScale, "recommended size matches current size")
 		}
 		l = a.limitRate(stabilized, cur, minReplicas, maxReplicas, up, down, now)
 		c.limited(l, stabilized)
 		if stabilized != rec {
 			switch {
-			case reason == reasonScaleUpStabilized && stabilized < rec:
+			case reason == v1alpha1.ReasonScaleUpStabilized && stabilized < rec:
 				l.note = join(fmt.Sprintf("stabilized: lowest recommendation of the last %s is %d", formatWindow(windowOf(up)), stabilized), l.note)
-			case reason == reasonScaleDownStabilized && stabilized > rec:
+			case reason == v1alpha1.ReasonScaleDownStabilized && stabilized > rec:
 				l.note = join(fmt.Sprintf("stabilized: highest recommendation of the last %s is %d", formatWindow(windowOf(down)), stabilized), l.note)
 			}
 		}
@@ -259,7 +259,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	// More pods would not be scheduled either while some are not.
 	if d.DesiredReplicas > cur {
 		if p := unschedulable(in.Pods); p != "" {
-			c.set(v1alpha1.AbleToScale, metav1.ConditionFalse, reasonPodsUnschedulable,
+			c.set(v1alpha1.AbleToScale, metav1.ConditionFalse, v1alpha1.ReasonPodsUnschedulable,
 				fmt.Sprintf("pod %s is unschedulable; no scale-up until it is scheduled", p))
 			d.DesiredReplicas = cur
 			d.Hold = true
@@ -283,7 +283,7 @@ func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
 	d.DesiredReplicas = d.CurrentReplicas
 	d.Hold = true
 	d.Reason = reason
-	c.setDefault(v1alpha1.ScalingLimited, metav1.ConditionFalse, reasonNotScaling, "no scaling: "+reason)
+	c.setDefault(v1alpha1.ScalingLimited, metav1.ConditionFalse, v1alpha1.ReasonNotScaling, "no scaling: "+reason)
 	d.Conditions = c.list()
 	return *d
 }

@@ -8,18 +8,6 @@ import (
 	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
-// HPA's reasons on AbleToScale (stabilization) and ScalingLimited (rate and bounds).
-const (
-	reasonReadyForNewScale    = "ReadyForNewScale"
-	reasonScaleUpStabilized   = "ScaleUpStabilized"
-	reasonScaleDownStabilized = "ScaleDownStabilized"
-	reasonScaleUpLimit        = "ScaleUpLimit"
-	reasonScaleDownLimit      = "ScaleDownLimit"
-	reasonTooManyReplicas     = "TooManyReplicas"
-	reasonTooFewReplicas      = "TooFewReplicas"
-	reasonDesiredWithinRange  = "DesiredWithinRange"
-)
-
 // stabilize is HPA's stabilizeRecommendationWithBehaviors: it records the unstabilized
 // recommendation desired and returns current brought within [the lowest recommendation of
 // the scale-up window, the highest of the scale-down window].
@@ -53,9 +41,9 @@ func (a *Autoscaler) stabilize(desired, current int32, up, down *v1alpha1.Scalin
 	recommendation = max(current, upRecommendation)
 	recommendation = min(recommendation, downRecommendation)
 	if desired >= current {
-		return recommendation, reasonScaleUpStabilized, fmt.Sprintf("recent recommendations were lower than current one, applying the lowest recent recommendation (%d within %s)", upRecommendation, formatWindow(upWindow))
+		return recommendation, v1alpha1.ReasonScaleUpStabilized, fmt.Sprintf("recent recommendations were lower than current one, applying the lowest recent recommendation (%d within %s)", upRecommendation, formatWindow(upWindow))
 	}
-	return recommendation, reasonScaleDownStabilized, fmt.Sprintf("recent recommendations were higher than current one, applying the highest recent recommendation (%d within %s)", downRecommendation, formatWindow(downWindow))
+	return recommendation, v1alpha1.ReasonScaleDownStabilized, fmt.Sprintf("recent recommendations were higher than current one, applying the highest recent recommendation (%d within %s)", downRecommendation, formatWindow(downWindow))
 }
 
 func windowOf(r *v1alpha1.ScalingRules) time.Duration {
@@ -87,23 +75,23 @@ func (a *Autoscaler) limitRate(desired, current, minReplicas, maxReplicas int32,
 		scaleUpLimit = max(scaleUpLimit, current)
 		if maxReplicas > scaleUpLimit {
 			if desired > scaleUpLimit {
-				return limit{scaleUpLimit, reasonScaleUpLimit, "the desired replica count is increasing faster than the maximum scale rate", "limited by " + policyNote("scaleUp", up, policy)}
+				return limit{scaleUpLimit, v1alpha1.ReasonScaleUpLimit, "the desired replica count is increasing faster than the maximum scale rate", "limited by " + policyNote("scaleUp", up, policy)}
 			}
 		} else if desired > maxReplicas {
-			return limit{maxReplicas, reasonTooManyReplicas, "the desired replica count is more than the maximum replica count", fmt.Sprintf("limited by maxReplicas %d", maxReplicas)}
+			return limit{maxReplicas, v1alpha1.ReasonTooManyReplicas, "the desired replica count is more than the maximum replica count", fmt.Sprintf("limited by maxReplicas %d", maxReplicas)}
 		}
 	case desired < current:
 		scaleDownLimit, policy := scaleDownLimitWithRules(current, a.scaleUpEvents, a.scaleDownEvents, down, now)
 		scaleDownLimit = min(scaleDownLimit, current)
 		if minReplicas < scaleDownLimit {
 			if desired < scaleDownLimit {
-				return limit{scaleDownLimit, reasonScaleDownLimit, "the desired replica count is decreasing faster than the maximum scale rate", "limited by " + policyNote("scaleDown", down, policy)}
+				return limit{scaleDownLimit, v1alpha1.ReasonScaleDownLimit, "the desired replica count is decreasing faster than the maximum scale rate", "limited by " + policyNote("scaleDown", down, policy)}
 			}
 		} else if desired < minReplicas {
-			return limit{minReplicas, reasonTooFewReplicas, "the desired replica count is less than the minimum replica count", fmt.Sprintf("limited by minReplicas %d", minReplicas)}
+			return limit{minReplicas, v1alpha1.ReasonTooFewReplicas, "the desired replica count is less than the minimum replica count", fmt.Sprintf("limited by minReplicas %d", minReplicas)}
 		}
 	}
-	return limit{replicas: desired, reason: reasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
+	return limit{replicas: desired, reason: v1alpha1.ReasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
 }
 
 // policyNote names the policy that set a limit, e.g. "scaleUp policy Pods 4/15s".

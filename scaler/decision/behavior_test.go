@@ -135,10 +135,10 @@ func TestSelectPolicyDisabled(t *testing.T) {
 	disabled.SelectPolicy = ptr.To(v1alpha1.DisabledPolicySelect)
 	up, down := defaultedBehavior(disabled, disabled)
 	a := &Autoscaler{}
-	if l := a.limitRate(10, 3, 1, 20, up, down, t0); l.replicas != 3 || l.reason != reasonScaleUpLimit || l.note != "limited by scaleUp selectPolicy Disabled" {
+	if l := a.limitRate(10, 3, 1, 20, up, down, t0); l.replicas != 3 || l.reason != v1alpha1.ReasonScaleUpLimit || l.note != "limited by scaleUp selectPolicy Disabled" {
 		t.Errorf("scale-up: got %+v, want 3 ScaleUpLimit limited by scaleUp selectPolicy Disabled", l)
 	}
-	if l := a.limitRate(1, 3, 1, 20, up, down, t0); l.replicas != 3 || l.reason != reasonScaleDownLimit {
+	if l := a.limitRate(1, 3, 1, 20, up, down, t0); l.replicas != 3 || l.reason != v1alpha1.ReasonScaleDownLimit {
 		t.Errorf("scale-down: got %+v, want 3 ScaleDownLimit", l)
 	}
 }

@@ -8,23 +8,6 @@ import (
 	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
-// Condition reasons beyond HPA's own.
-const (
-	reasonSucceededGetScale = "SucceededGetScale"
-	reasonValidMetricFound  = "ValidMetricFound"
-	reasonScalingDisabled   = "ScalingDisabled"
-	// reasonHPAConflict: an HPA scales the same target.
-	reasonHPAConflict = "HorizontalPodAutoscalerConflict"
-	// reasonPodsUnschedulable: a pod of the target cannot be scheduled, so no scale-up.
-	reasonPodsUnschedulable = "PodsUnschedulable"
-	// reasonIncompleteWindow: the reports do not cover a stable window yet.
-	reasonIncompleteWindow = "IncompleteWindow"
-	// reasonBurst: burst mode scaled up past stabilization and rate policies.
-	reasonBurst = "BurstMode"
-	// reasonNotScaling: a safety rule held the count, so no limit applied.
-	reasonNotScaling = "NotScaling"
-)
-
 // conditions collects the three conditions of one decision; an empty Type is one not set.
 type conditions struct {
 	now                        time.Time
@@ -63,13 +46,13 @@ func (c *conditions) fromMetrics(invalid, total int, firstInvalid, driving *eval
 	if driving != nil {
 		msg = "the autoscaler was able to successfully calculate a replica count from " + driving.driving
 	}
-	c.set(v1alpha1.ScalingActive, metav1.ConditionTrue, reasonValidMetricFound, msg)
+	c.set(v1alpha1.ScalingActive, metav1.ConditionTrue, v1alpha1.ReasonValidMetricFound, msg)
 }
 
 // failed sets ScalingActive=False for an invalid metric (nil: the spec has no metric).
 func (c *conditions) failed(ev *evaluation) {
 	if ev == nil {
-		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, reasonInvalidMetric, "the policy has no metric")
+		c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, v1alpha1.ReasonInvalidMetricSourceType, "the policy has no metric")
 		return
 	}
 	c.set(v1alpha1.ScalingActive, metav1.ConditionFalse, ev.failReason,
@@ -87,8 +70,8 @@ func (c *conditions) limited(l limit, want int32) {
 
 // list returns AbleToScale, ScalingActive and ScalingLimited, filling any not set.
 func (c *conditions) list() []metav1.Condition {
-	c.setDefault(v1alpha1.AbleToScale, metav1.ConditionTrue, reasonSucceededGetScale, "the target's current scale was read")
-	c.setDefault(v1alpha1.ScalingActive, metav1.ConditionTrue, reasonValidMetricFound, "the autoscaler computed a replica count")
-	c.setDefault(v1alpha1.ScalingLimited, metav1.ConditionFalse, reasonDesiredWithinRange, "the desired count is within the acceptable range")
+	c.setDefault(v1alpha1.AbleToScale, metav1.ConditionTrue, v1alpha1.ReasonSucceededGetScale, "the target's current scale was read")
+	c.setDefault(v1alpha1.ScalingActive, metav1.ConditionTrue, v1alpha1.ReasonValidMetricFound, "the autoscaler computed a replica count")
+	c.setDefault(v1alpha1.ScalingLimited, metav1.ConditionFalse, v1alpha1.ReasonDesiredWithinRange, "the desired count is within the acceptable range")
 	return []metav1.Condition{c.ableToScale, c.active, c.limit}
 }

@@ -122,34 +122,34 @@ func TestHorizontalController(t *testing.T) {
 		{name: "TestScaleCPU/no scale up when all unready pods bring utilization within target", min: 2, max: 6, current: 3, cpuTarget: 30, levels: []int64{400, 500, 700}, readiness: []corev1.ConditionStatus{T, F, F}, want: 3},
 		{name: "TestScaleCPU/scale down", min: 2, max: 6, current: 5, cpuTarget: 50, levels: []int64{100, 300, 500, 250, 250}, recommendations: []timestampedRecommendation{}, want: 3},
 		{name: "TestScaleDownStabilizeInitialSize", min: 2, max: 6, current: 5, cpuTarget: 50, levels: []int64{100, 300, 500, 250, 250}, want: 5,
-			wantConditions: map[string]string{v1alpha1.AbleToScale: reasonScaleDownStabilized}},
+			wantConditions: map[string]string{v1alpha1.AbleToScale: v1alpha1.ReasonScaleDownStabilized}},
 		{name: "TestUpscaleCap", min: 1, max: 100, current: 3, cpuTarget: 10, levels: []int64{100, 200, 300}, requests: []int64{100, 100, 100}, scaleUpRules: scalingRules(0, 0, 700, 60, 0), want: 24,
-			wantConditions: map[string]string{v1alpha1.ScalingLimited: reasonScaleUpLimit}},
+			wantConditions: map[string]string{v1alpha1.ScalingLimited: v1alpha1.ReasonScaleUpLimit}},
 		{name: "TestUpscaleCapGreaterThanMaxReplicas", min: 1, max: 20, current: 3, cpuTarget: 10, levels: []int64{100, 200, 300}, requests: []int64{100, 100, 100}, scaleUpRules: scalingRules(0, 0, 700, 60, 0), want: 20,
-			wantConditions: map[string]string{v1alpha1.ScalingLimited: reasonTooManyReplicas}},
+			wantConditions: map[string]string{v1alpha1.ScalingLimited: v1alpha1.ReasonTooManyReplicas}},
 		{name: "TestReplicaLimits/scale down clamped to min replicas", min: 2, max: 5, current: 3, cpuTarget: 90, levels: []int64{10, 95, 10}, requests: []int64{900, 1000, 1100}, recommendations: []timestampedRecommendation{}, want: 2,
-			wantConditions: map[string]string{v1alpha1.ScalingLimited: reasonTooFewReplicas}},
+			wantConditions: map[string]string{v1alpha1.ScalingLimited: v1alpha1.ReasonTooFewReplicas}},
 		{name: "TestReplicaLimits/scale down clamped to min when desired is zero", min: 2, max: 5, current: 3, cpuTarget: 90, levels: []int64{0, 0, 0}, requests: []int64{900, 1000, 1100}, recommendations: []timestampedRecommendation{}, want: 2,
-			wantConditions: map[string]string{v1alpha1.ScalingLimited: reasonTooFewReplicas}},
+			wantConditions: map[string]string{v1alpha1.ScalingLimited: v1alpha1.ReasonTooFewReplicas}},
 		{name: "TestReplicaLimits/no scaling when spec replicas is zero", min: 3, max: 5, current: 0, cpuTarget: 90, want: 0,
-			wantConditions: map[string]string{v1alpha1.ScalingActive: reasonScalingDisabled}, wantActive: metav1.ConditionFalse},
+			wantConditions: map[string]string{v1alpha1.ScalingActive: v1alpha1.ReasonScalingDisabled}, wantActive: metav1.ConditionFalse},
 		{name: "TestReplicaLimits/scale up to min when below min replicas", min: 3, max: 5, current: 2, cpuTarget: 90, levels: []int64{}, want: 3,
-			wantConditions: map[string]string{v1alpha1.ScalingLimited: reasonTooFewReplicas}},
+			wantConditions: map[string]string{v1alpha1.ScalingLimited: v1alpha1.ReasonTooFewReplicas}},
 		{name: "TestReplicaLimits/scale down to max when above max replicas", min: 3, max: 5, current: 10, cpuTarget: 90, levels: []int64{}, want: 5,
-			wantConditions: map[string]string{v1alpha1.ScalingLimited: reasonTooManyReplicas}},
+			wantConditions: map[string]string{v1alpha1.ScalingLimited: v1alpha1.ReasonTooManyReplicas}},
 		{name: "TestConfigurableTolerance/scaling up because of a 1% configurable tolerance", min: 1, max: 5, current: 3, cpuTarget: 100, levels: []int64{1010, 1030, 1020}, requests: []int64{900, 1000, 1100},
 			scaleUpRules: &v1alpha1.ScalingRules{Tolerance: ptr.To(resource.MustParse("0.01"))}, want: 4},
 		{name: "TestConfigurableTolerance/no scale-down because of a 90% configurable tolerance", min: 1, max: 5, current: 3, cpuTarget: 100, levels: []int64{300, 300, 300},
 			scaleDownRules: &v1alpha1.ScalingRules{Tolerance: ptr.To(resource.MustParse("0.9"))}, want: 3,
-			wantConditions: map[string]string{v1alpha1.AbleToScale: reasonReadyForNewScale}},
+			wantConditions: map[string]string{v1alpha1.AbleToScale: v1alpha1.ReasonReadyForNewScale}},
 		{name: "TestConfigurableTolerance/no scaling because of the large default tolerance", min: 1, max: 5, current: 3, cpuTarget: 100, levels: []int64{1010, 1030, 1020}, requests: []int64{900, 1000, 1100}, want: 3,
-			wantConditions: map[string]string{v1alpha1.AbleToScale: reasonReadyForNewScale}},
+			wantConditions: map[string]string{v1alpha1.AbleToScale: v1alpha1.ReasonReadyForNewScale}},
 		{name: "TestScaleWithOneInvalidMetric/scale up with one invalid metric", min: 2, max: 6, current: 3, cpuTarget: 30, levels: []int64{300, 400, 500}, extra: []v1alpha1.MetricSpec{{Type: "CheddarCheese"}}, want: 4},
 		{name: "TestScaleUpOneMetricEmpty", min: 2, max: 6, current: 3, cpuTarget: 30, levels: []int64{300, 400, 500}, extra: []v1alpha1.MetricSpec{brokenQueue}, want: 4},
 		{name: "TestNoScaleDownOneMetricInvalid", min: 2, max: 6, current: 5, cpuTarget: 50, levels: []int64{100, 300, 500, 250, 250}, extra: []v1alpha1.MetricSpec{{Type: "CheddarCheese"}}, recommendations: []timestampedRecommendation{}, want: 5,
-			wantConditions: map[string]string{v1alpha1.ScalingActive: reasonInvalidMetric}, wantActive: metav1.ConditionFalse},
+			wantConditions: map[string]string{v1alpha1.ScalingActive: v1alpha1.ReasonInvalidMetricSourceType}, wantActive: metav1.ConditionFalse},
 		{name: "TestNoScaleDownOneMetricEmpty", min: 2, max: 6, current: 5, cpuTarget: 50, levels: []int64{100, 300, 500, 250, 250}, extra: []v1alpha1.MetricSpec{brokenQueue}, recommendations: []timestampedRecommendation{}, want: 5,
-			wantConditions: map[string]string{v1alpha1.ScalingActive: reasonFailedGetAgentMetric}, wantActive: metav1.ConditionFalse},
+			wantConditions: map[string]string{v1alpha1.ScalingActive: v1alpha1.ReasonFailedGetAgentMetric}, wantActive: metav1.ConditionFalse},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,7 +220,7 @@ func TestQueueDepthReasonAndPolicyLimit(t *testing.T) {
 	if d.DrivingMetric != "QueueDepth" {
 		t.Errorf("driving metric = %q", d.DrivingMetric)
 	}
-	checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonScaleUpLimit)
+	checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, v1alpha1.ReasonScaleUpLimit)
 	if got := d.Metrics[0]; got.Current != "20" || got.Target != "4" || got.RecommendedReplicas != 10 {
 		t.Errorf("metric status = %+v", got)
 	}
@@ -290,7 +290,7 @@ func TestLatency(t *testing.T) {
 		if d.Metrics[0].RecommendedReplicas != 0 || d.Metrics[0].Current != "" {
 			t.Errorf("latency status = %+v, want no value and no recommendation", d.Metrics[0])
 		}
-		checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionTrue, reasonValidMetricFound)
+		checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionTrue, v1alpha1.ReasonValidMetricFound)
 	})
 	t.Run("few requests do not block a scale-down", func(t *testing.T) {
 		spec := policy(1, 10, latencyP99(500*time.Millisecond, 20), queueDepth("4"))
@@ -373,7 +373,7 @@ func TestMissingData(t *testing.T) {
 	if !strings.Contains(d.Reason, "no agent reports from the target's pods in the last 60s") {
 		t.Errorf("reason = %q", d.Reason)
 	}
-	checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionFalse, reasonFailedGetAgentMetric)
+	checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionFalse, v1alpha1.ReasonFailedGetAgentMetric)
 	if len(a.recommendations) != 0 {
 		t.Errorf("a hold recorded recommendations: %v", a.recommendations)
 	}
@@ -388,7 +388,7 @@ func TestIncompleteWindowHoldsScaleDownOnly(t *testing.T) {
 	if d.DesiredReplicas != 4 || !d.Hold {
 		t.Errorf("scale-down: got %d hold=%v, want a hold at 4 (%s)", d.DesiredReplicas, d.Hold, d.Reason)
 	}
-	checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionFalse, reasonIncompleteWindow)
+	checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionFalse, v1alpha1.ReasonIncompleteWindow)
 
 	in = agentInput(spec, 2, agentPods(2), []float64{8, 8}, nil)
 	in.Covered = 20 * time.Second
@@ -411,7 +411,7 @@ func TestBurst(t *testing.T) {
 	if want := "burst: queue depth 20/replica > target 4/replica over 6s: 2 → 10"; d.Reason != want {
 		t.Errorf("reason = %q, want %q", d.Reason, want)
 	}
-	checkCondition(t, d, v1alpha1.AbleToScale, metav1.ConditionTrue, reasonBurst)
+	checkCondition(t, d, v1alpha1.AbleToScale, metav1.ConditionTrue, v1alpha1.ReasonBurstMode)
 	a.Scaled(2, 10, t0)
 
 	// The spike is over, but burst mode lasts a stable window: no scale-down.
@@ -429,7 +429,7 @@ func TestBurst(t *testing.T) {
 	if d.DesiredReplicas != 10 || d.Burst {
 		t.Errorf("burst over: got %d burst=%v, want 10 out of burst (%s)", d.DesiredReplicas, d.Burst, d.Reason)
 	}
-	checkCondition(t, d, v1alpha1.AbleToScale, metav1.ConditionTrue, reasonScaleDownStabilized)
+	checkCondition(t, d, v1alpha1.AbleToScale, metav1.ConditionTrue, v1alpha1.ReasonScaleDownStabilized)
 
 	// Once the scale-down window has passed too, the target scales down.
 	d = a.Decide(in, t0.Add(400*time.Second))
@@ -445,7 +445,7 @@ func TestBurstLimits(t *testing.T) {
 		if d.DesiredReplicas != 8 || !d.Burst {
 			t.Errorf("got %d burst=%v, want 8 (%s)", d.DesiredReplicas, d.Burst, d.Reason)
 		}
-		checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonTooManyReplicas)
+		checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, v1alpha1.ReasonTooManyReplicas)
 	})
 	t.Run("scaleUp selectPolicy Disabled forbids it", func(t *testing.T) {
 		spec := policy(1, 20, queueDepth("4"))
@@ -454,7 +454,7 @@ func TestBurstLimits(t *testing.T) {
 		if d.DesiredReplicas != 2 {
 			t.Errorf("got %d, want 2 (%s)", d.DesiredReplicas, d.Reason)
 		}
-		checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonScaleUpLimit)
+		checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, v1alpha1.ReasonScaleUpLimit)
 	})
 	t.Run("below the threshold it does not start", func(t *testing.T) {
 		spec := policy(1, 20, queueDepth("4"))
@@ -502,7 +502,7 @@ func TestSafety(t *testing.T) {
 		if d.DesiredReplicas != 2 || !d.Hold || d.Burst {
 			t.Errorf("got %d hold=%v burst=%v, want a hold at 2", d.DesiredReplicas, d.Hold, d.Burst)
 		}
-		checkCondition(t, d, v1alpha1.AbleToScale, metav1.ConditionFalse, reasonHPAConflict)
+		checkCondition(t, d, v1alpha1.AbleToScale, metav1.ConditionFalse, v1alpha1.ReasonHPAConflict)
 		if c := condition(d, v1alpha1.AbleToScale); !strings.Contains(c.Message, `"llama"`) {
 			t.Errorf("message %q does not name the HPA", c.Message)
 		}
@@ -516,7 +516,7 @@ func TestSafety(t *testing.T) {
 		if d.DesiredReplicas != 4 || !d.Hold {
 			t.Errorf("got %d hold=%v, want a hold at 4 (%s)", d.DesiredReplicas, d.Hold, d.Reason)
 		}
-		checkCondition(t, d, v1alpha1.AbleToScale, metav1.ConditionFalse, reasonPodsUnschedulable)
+		checkCondition(t, d, v1alpha1.AbleToScale, metav1.ConditionFalse, v1alpha1.ReasonPodsUnschedulable)
 	})
 	t.Run("unschedulable pods do not stop scale-down", func(t *testing.T) {
 		spec := policy(1, 20, queueDepth("4"))
@@ -533,7 +533,7 @@ func TestSafety(t *testing.T) {
 		if d.DesiredReplicas != 5 {
 			t.Errorf("desired = %d, want 5", d.DesiredReplicas)
 		}
-		checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonTooManyReplicas)
+		checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, v1alpha1.ReasonTooManyReplicas)
 	})
 	t.Run("no spec", func(t *testing.T) {
 		d := (&Autoscaler{}).Decide(&Input{CurrentReplicas: 3}, t0)

@@ -28,7 +28,7 @@ func TestOnePodMovesItsTargetOnlyWithinTheRateRules(t *testing.T) {
 		if d.DesiredReplicas != c.want {
 			t.Errorf("%d pods, one lying: desired %d, want %d (%s)", c.cur, d.DesiredReplicas, c.want, d.Reason)
 		}
-		checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, reasonScaleUpLimit)
+		checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, v1alpha1.ReasonScaleUpLimit)
 		// Next tick, still within the rate period: no further step.
 		a.Scaled(c.cur, d.DesiredReplicas, t0)
 		in := agentInput(spec, d.DesiredReplicas, agentPods(int(d.DesiredReplicas)), stable, burst)
@@ -90,7 +90,7 @@ func TestNonFiniteValueIsInvalidNotMaxReplicas(t *testing.T) {
 		if d.DesiredReplicas != 3 || !d.Hold {
 			t.Errorf("in-flight %v: desired %d hold=%v, want a hold at 3 (%s)", v, d.DesiredReplicas, d.Hold, d.Reason)
 		}
-		if c := condition(d, v1alpha1.ScalingActive); c.Status != metav1.ConditionFalse || c.Reason != reasonInvalidMetric {
+		if c := condition(d, v1alpha1.ScalingActive); c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonInvalidMetricSourceType {
 			t.Errorf("in-flight %v: ScalingActive %s %s (%s)", v, c.Status, c.Reason, c.Message)
 		}
 	}

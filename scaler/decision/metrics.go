@@ -44,14 +44,6 @@ func registerMetricType(name v1alpha1.MetricType, t metricType) {
 	metricTypes[name] = t
 }
 
-// Condition reasons of ScalingActive=False for a metric that could not be computed; all but
-// the agents' one are HPA's.
-const (
-	reasonFailedGetResourceMetric = "FailedGetResourceMetric"
-	reasonFailedGetAgentMetric    = "FailedGetAgentMetric"
-	reasonInvalidMetric           = "InvalidMetricSourceType"
-)
-
 // evaluation is one metric's outcome over one window.
 type evaluation struct {
 	status v1alpha1.MetricStatus
@@ -99,11 +91,11 @@ func isAgentMetric(m *v1alpha1.MetricSpec) bool {
 // caller's, not a result, because the metric types take it through an interface: a local would
 // escape to the heap for every metric and window of every tick.
 func (e *evaluator) evaluate(m *v1alpha1.MetricSpec, ev *evaluation) {
-	*ev = evaluation{window: e.win.Window, failReason: reasonFailedGetAgentMetric}
+	*ev = evaluation{window: e.win.Window, failReason: v1alpha1.ReasonFailedGetAgentMetric}
 	t, known := metricTypes[m.Type]
 	agent := !known || t.fromAgents(m)
 	if !agent {
-		ev.window, ev.failReason = 0, reasonFailedGetResourceMetric
+		ev.window, ev.failReason = 0, v1alpha1.ReasonFailedGetResourceMetric
 	}
 	ev.status.Type = m.Type
 	var target float64
@@ -138,14 +130,14 @@ func (ev *evaluation) checkFinite() {
 	}
 	if math.IsNaN(ev.ratio) || math.IsInf(ev.ratio, 0) {
 		ev.err = fmt.Errorf("%s is not a finite number (%v)", ev.label, ev.ratio)
-		ev.failReason = reasonInvalidMetric
+		ev.failReason = v1alpha1.ReasonInvalidMetricSourceType
 		ev.replicas, ev.demand = 0, 0
 	}
 }
 
 func (e *evaluator) invalid(ev *evaluation, format string, args ...any) {
 	ev.err = fmt.Errorf(format, args...)
-	ev.failReason = reasonInvalidMetric
+	ev.failReason = v1alpha1.ReasonInvalidMetricSourceType
 }
 
 // average evaluates a per-pod average of the agents' data (HPA's pods metric, as

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -75,7 +76,9 @@ func run() error {
 	ctx := ctrl.SetupSignalHandler()
 
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                 scheme,
+		Scheme: scheme,
+		// Admission never waits for an informer to start: see webhook/server's warmup.
+		Cache:                  cache.Options{ReaderFailOnMissingInformer: true},
 		Metrics:                metricsserver.Options{BindAddress: metrics},
 		HealthProbeBindAddress: probeAddr,
 		WebhookServer:          webhook.NewServer(webhook.Options{Port: port, CertDir: certOpts.CertDir}),

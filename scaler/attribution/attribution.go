@@ -1,8 +1,8 @@
 // Package attribution maps an authenticated pod to the target of the policy that scales it,
-// only through the API server's view (the controller-runtime cache): the pod's controller
-// owner chain (ReplicaSet → Deployment → SeldonDeployment, StatefulSet, ...), then Seldon's
-// seldon-deployment-id label, then the label selectors of the targets' /scale subresources.
-// Nothing a report claims about its workload is used.
+// only through the API server's view (the controller-runtime cache): the pod's workload as
+// package workload finds it (the controller owner chain ReplicaSet → Deployment →
+// SeldonDeployment, StatefulSet, ..., then Seldon's labels), then the label selectors of the
+// targets' /scale subresources. Nothing a report claims about its workload is used.
 package attribution
 
 import (
@@ -14,36 +14,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/target"
+	"github.com/inferscale/inferscale/workload"
 )
-
-// SeldonGroup is the API group of SeldonDeployment.
-const SeldonGroup = "machinelearning.seldon.io"
-
-// SeldonDeploymentIDLabel is the label Seldon puts on the pods of a SeldonDeployment, naming it.
-const SeldonDeploymentIDLabel = "seldon-deployment-id"
-
-// walkable are the owner kinds whose own owners are looked up. Others end the walk (they may
-// still be a policy's target): looking up an arbitrary kind would start an informer the
-// scaler has no RBAC for.
-var walkable = map[schema.GroupKind]bool{
-	{Group: "apps", Kind: "ReplicaSet"}:            true,
-	{Group: "apps", Kind: "Deployment"}:            true,
-	{Group: "apps", Kind: "StatefulSet"}:           true,
-	{Group: SeldonGroup, Kind: "SeldonDeployment"}: true,
-}
-
-// maxDepth bounds the owner walk (pod → ReplicaSet → Deployment → SeldonDeployment is 3).
-const maxDepth = 5
 
 var (
 	// ErrPodNotFound: no pod of that name and UID exists in the API server's view.
@@ -140,19 +119,17 @@ func (r *Resolver) resolve(ctx context.Context, pod *corev1.Pod) (target.Key, er
 	}
 
 	// The nearest owner that a policy targets wins.
-	chain, err := r.owners(ctx, pod)
+	chain, err := workload.Chain(ctx, workload.Pod{Namespace: pod.Namespace, Labels: pod.Labels, Owners: pod.OwnerReferences}, workload.ClientGetter{Cache: r.reader})
 	if err != nil {
 		return target.Key{}, err
 	}
-	for _, k := range chain {
+	keys := make([]target.Key, 0, len(chain))
+	for _, o := range chain {
+		k := target.Key{Namespace: pod.Namespace, Group: o.GroupKind.Group, Kind: o.GroupKind.Kind, Name: o.Name}
 		if targets[k] {
 			return k, nil
 		}
-	}
-	if id := pod.Labels[SeldonDeploymentIDLabel]; id != "" {
-		if k := (target.Key{Namespace: pod.Namespace, Group: SeldonGroup, Kind: "SeldonDeployment", Name: id}); targets[k] {
-			return k, nil
-		}
+		keys = append(keys, k)
 	}
 	r.selMu.RLock()
 	defer r.selMu.RUnlock()
@@ -162,38 +139,5 @@ func (r *Resolver) resolve(ctx context.Context, pod *corev1.Pod) (target.Key, er
 			return k, nil
 		}
 	}
-	return target.Key{}, fmt.Errorf("%w: pod %s/%s (owners %v)", ErrNotScaled, pod.Namespace, pod.Name, chain)
-}
-
-// owners walks the controller owner references of pod, nearest first, keeping only owners
-// that exist with the referenced UID.
-func (r *Resolver) owners(ctx context.Context, pod *corev1.Pod) ([]target.Key, error) {
-	var chain []target.Key
-	ref := metav1.GetControllerOf(pod)
-	for depth := 0; ref != nil && depth < maxDepth; depth++ {
-		gv, err := schema.ParseGroupVersion(ref.APIVersion)
-		if err != nil {
-			return chain, nil
-		}
-		k := target.Key{Namespace: pod.Namespace, Group: gv.Group, Kind: ref.Kind, Name: ref.Name}
-		if !walkable[k.GroupKind()] {
-			// Trusted as the API server stored it on a verified object, but not looked up.
-			chain = append(chain, k)
-			break
-		}
-		var owner metav1.PartialObjectMetadata
-		owner.SetGroupVersionKind(gv.WithKind(ref.Kind))
-		if err := r.reader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: ref.Name}, &owner); err != nil {
-			if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-				break // an orphan awaiting garbage collection, or a kind not served
-			}
-			return nil, fmt.Errorf("get owner %s %s/%s: %w", k.GroupKind(), pod.Namespace, ref.Name, err)
-		}
-		if owner.UID != ref.UID {
-			break // the owner was replaced by a namesake; the chain is stale
-		}
-		chain = append(chain, k)
-		ref = metav1.GetControllerOf(&owner)
-	}
-	return chain, nil
+	return target.Key{}, fmt.Errorf("%w: pod %s/%s (owners %v)", ErrNotScaled, pod.Namespace, pod.Name, keys)
 }

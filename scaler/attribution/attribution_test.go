@@ -22,11 +22,12 @@ import (
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/target"
+	"github.com/inferscale/inferscale/workload"
 )
 
 const ns = "ai"
 
-var seldonGVK = schema.GroupVersionKind{Group: SeldonGroup, Version: "v1", Kind: "SeldonDeployment"}
+var seldonGVK = schema.GroupVersionKind{Group: workload.SeldonGroup, Version: "v1", Kind: "SeldonDeployment"}
 
 func owner(apiVersion, kind, name string) []metav1.OwnerReference {
 	return []metav1.OwnerReference{{APIVersion: apiVersion, Kind: kind, Name: name, UID: types.UID(kind + "-" + name), Controller: ptr.To(true)}}
@@ -76,7 +77,7 @@ func seldonDeployment(name string) *unstructured.Unstructured {
 
 func TestResolve(t *testing.T) {
 	deployKey := target.Key{Namespace: ns, Group: "apps", Kind: "Deployment", Name: "llama"}
-	seldonKey := target.Key{Namespace: ns, Group: SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
+	seldonKey := target.Key{Namespace: ns, Group: workload.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
 	stsKey := target.Key{Namespace: ns, Group: "apps", Kind: "StatefulSet", Name: "web"}
 	customKey := target.Key{Namespace: ns, Group: "example.com", Kind: "Model", Name: "m"}
 
@@ -96,7 +97,7 @@ func TestResolve(t *testing.T) {
 		&appsv1.ReplicaSet{ObjectMeta: objMeta("iris-rs", "ReplicaSet", owner("apps/v1", "Deployment", "iris-default-0-classifier"))},
 		pod("iris-rs-a", owner("apps/v1", "ReplicaSet", "iris-rs"), nil),
 		// A pod with only Seldon's label.
-		pod("iris-bare", nil, map[string]string{SeldonDeploymentIDLabel: "iris"}),
+		pod("iris-bare", nil, map[string]string{workload.SeldonDeploymentIDLabel: "iris", workload.ManagedByLabel: workload.SeldonManager}),
 		// StatefulSet web.
 		&appsv1.StatefulSet{ObjectMeta: objMeta("web", "StatefulSet", nil)},
 		pod("web-0", owner("apps/v1", "StatefulSet", "web"), nil),

@@ -8,9 +8,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/inferscale/inferscale/scaler/attribution"
 	"github.com/inferscale/inferscale/scaler/decision"
 	"github.com/inferscale/inferscale/scaler/target"
+	"github.com/inferscale/inferscale/workload"
 )
 
 // targetPods lists the pods of target k: through the /scale selector when the target has one;
@@ -24,8 +24,8 @@ func (c *Controller) targetPods(ctx context.Context, k target.Key, selector stri
 		if sel, err = labels.Parse(selector); err != nil {
 			return nil, nil, fmt.Errorf("parse /scale status.selector %q: %w", selector, err)
 		}
-	case k.Group == attribution.SeldonGroup && k.Kind == "SeldonDeployment":
-		sel = labels.SelectorFromSet(labels.Set{attribution.SeldonDeploymentIDLabel: k.Name})
+	case k.Group == workload.SeldonGroup && k.Kind == "SeldonDeployment":
+		sel = labels.SelectorFromSet(labels.Set{workload.SeldonDeploymentIDLabel: k.Name})
 	}
 	var list corev1.PodList
 	opts := []client.ListOption{client.InNamespace(k.Namespace)}

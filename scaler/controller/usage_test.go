@@ -18,8 +18,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
-	"github.com/inferscale/inferscale/scaler/attribution"
 	"github.com/inferscale/inferscale/scaler/target"
+	"github.com/inferscale/inferscale/workload"
 )
 
 func podMetrics(name string, containers ...corev1.ResourceList) *metricsv1beta1.PodMetrics {
@@ -73,14 +73,14 @@ func TestUsage(t *testing.T) {
 func TestTargetPodsWithoutSelector(t *testing.T) {
 	now := time.Now()
 	seldonPod := readyPod("iris-a", now)
-	seldonPod.Labels = map[string]string{attribution.SeldonDeploymentIDLabel: "iris"}
+	seldonPod.Labels = map[string]string{workload.SeldonDeploymentIDLabel: "iris"}
 	modelPod := readyPod("m-0", now)
 	modelPod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "Model", Name: "m", UID: "m-uid", Controller: ptr.To(true)}}
 	modelPolicy := queuePolicy("m", now)
 	modelPolicy.Spec.TargetRef = v1alpha1.CrossVersionObjectReference{APIVersion: "example.com/v1", Kind: "Model", Name: "m"}
 	f := newFixture(t, seldonPod, modelPod, readyPod("other", now), modelPolicy)
 
-	seldon := target.Key{Namespace: ns, Group: attribution.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
+	seldon := target.Key{Namespace: ns, Group: workload.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
 	pods, _, err := f.c.targetPods(context.Background(), seldon, "")
 	if err != nil || len(pods) != 1 || pods[0].Name != "iris-a" {
 		t.Errorf("pods of a SeldonDeployment = %v, %v; want iris-a by its label", names(pods), err)

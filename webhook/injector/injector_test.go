@@ -25,6 +25,7 @@ import (
 
 	"github.com/inferscale/inferscale/webhook/inject"
 	"github.com/inferscale/inferscale/webhook/optin"
+	"github.com/inferscale/inferscale/workload"
 )
 
 // lookup has one Deployment llama (uid d1) owning ReplicaSet llama-abc.
@@ -34,17 +35,17 @@ func (l lookup) NamespaceLabels(context.Context, string) (map[string]string, err
 	return nil, l.err
 }
 
-func (l lookup) Owner(_ context.Context, _ string, ref metav1.OwnerReference) (*optin.Object, error) {
+func (l lookup) Get(_ context.Context, gvk schema.GroupVersionKind, _, name string) (*metav1.PartialObjectMetadata, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-	switch ref.Kind + "/" + ref.Name {
+	switch gvk.Kind + "/" + name {
 	case "ReplicaSet/llama-abc":
-		return &optin.Object{GroupKind: schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}, APIVersion: "apps/v1", Name: "llama-abc", UID: "r1",
-			Owners: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", Controller: ptr.To(true)}}}, nil
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "llama-abc", UID: "r1",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", Controller: ptr.To(true)}}}}, nil
 	case "Deployment/llama":
-		return &optin.Object{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, APIVersion: "apps/v1", Name: "llama", UID: "d1",
-			Annotations: map[string]string{optin.AnnotationInject: "true"}}, nil
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "llama", UID: "d1",
+			Annotations: map[string]string{optin.AnnotationInject: "true"}}}, nil
 	}
 	return nil, nil
 }
@@ -202,10 +203,10 @@ func TestAdmitsUnchanged(t *testing.T) {
 }
 
 func TestEventGoesToTheWorkload(t *testing.T) {
-	d := optin.Decision{Owners: []optin.Object{
+	d := optin.Decision{Owners: []workload.Owner{
 		{GroupKind: schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}, APIVersion: "apps/v1", Name: "llama-abc", UID: "r1"},
 		{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, APIVersion: "apps/v1", Name: "llama", UID: "d1"},
-		{GroupKind: optin.SeldonDeploymentGVK.GroupKind(), APIVersion: "machinelearning.seldon.io/v1", Name: "iris"}, // from labels: no UID
+		{GroupKind: workload.SeldonDeployment, APIVersion: "machinelearning.seldon.io/v1", Name: "iris"}, // from labels: no UID
 	}}
 	obj := eventObject(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ai"}}, d)
 	m, ok := obj.(*metav1.PartialObjectMetadata)

@@ -10,9 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/workload"
 )
 
 func TestClientLookup(t *testing.T) {
@@ -32,29 +35,26 @@ func TestClientLookup(t *testing.T) {
 	// Only the live reader has the Deployment: a cache that has not seen it yet.
 	cache := fake.NewClientBuilder().WithScheme(scheme).WithObjects(rs, ns, pol).Build()
 	live := fake.NewClientBuilder().WithScheme(scheme).WithObjects(dep).Build()
-	l := &ClientLookup{Cache: cache, Live: live}
+	l := &ClientLookup{ClientGetter: workload.ClientGetter{Cache: cache, Live: live}}
 	ctx := context.Background()
 
 	labels, err := l.NamespaceLabels(ctx, "ai")
 	if err != nil || labels[NamespaceLabel] != NamespaceEnabled {
 		t.Errorf("namespace labels %v, %v", labels, err)
 	}
-	o, err := l.Owner(ctx, "ai", metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "llama-abc", UID: "r1"})
-	if err != nil || o == nil || o.String() != "ReplicaSet/llama-abc" || len(o.Owners) != 1 {
-		t.Fatalf("replicaset %+v, %v", o, err)
+	owners, err := workload.Chain(ctx, workload.Pod{Namespace: "ai", Owners: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "llama-abc", UID: "r1"}}}, l)
+	if err != nil || len(owners) != 2 || owners[0].String() != "ReplicaSet/llama-abc" || owners[1].Annotations[AnnotationInject] != "true" {
+		t.Fatalf("owners %+v, %v; want the ReplicaSet from the cache, the Deployment from the live reader", owners, err)
 	}
-	o, err = l.Owner(ctx, "ai", o.Owners[0])
-	if err != nil || o == nil || o.Annotations[AnnotationInject] != "true" {
-		t.Errorf("deployment from the live reader: %+v, %v", o, err)
-	}
-	if o, err := l.Owner(ctx, "ai", metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "llama-abc", UID: "other"}); err != nil || o != nil {
-		t.Errorf("owner with another UID: %+v, %v; want none", o, err)
-	}
-	if o, err := l.Owner(ctx, "ai", metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "gone"}); err != nil || o != nil {
+	if o, err := l.Get(ctx, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), "ai", "gone"); err != nil || o != nil {
 		t.Errorf("missing owner: %+v, %v; want none", o, err)
 	}
-	if o, err := l.Owner(ctx, "ai", metav1.OwnerReference{APIVersion: SeldonDeploymentGVK.GroupVersion().String(), Kind: "SeldonDeployment", Name: "iris"}); err != nil || o != nil {
+	if o, err := l.Get(ctx, workload.SeldonDeploymentGVK, "ai", "iris"); err != nil || o != nil {
 		t.Errorf("owner of a kind without CRD: %+v, %v; want none", o, err)
+	}
+	notCached := &ClientLookup{ClientGetter: workload.ClientGetter{Cache: uncached{}}}
+	if o, err := notCached.Get(ctx, appsv1.SchemeGroupVersion.WithKind("StatefulSet"), "ai", "web"); err != nil || o != nil {
+		t.Errorf("owner of a kind without an informer: %+v, %v; want none, at once", o, err)
 	}
 	name, err := l.PolicyTargeting(ctx, "ai", schema.GroupKind{Group: "apps", Kind: "Deployment"}, "llama")
 	if err != nil || name != "llama-policy" {
@@ -65,20 +65,9 @@ func TestClientLookup(t *testing.T) {
 	}
 }
 
-func TestTargets(t *testing.T) {
-	gk := schema.GroupKind{Group: "apps", Kind: "Deployment"}
-	for _, tt := range []struct {
-		ref  v1alpha1.CrossVersionObjectReference
-		want bool
-	}{
-		{v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "a"}, true},
-		{v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1beta2", Kind: "Deployment", Name: "a"}, true},
-		{v1alpha1.CrossVersionObjectReference{APIVersion: "v1", Kind: "Deployment", Name: "a"}, false},
-		{v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "b"}, false},
-		{v1alpha1.CrossVersionObjectReference{APIVersion: "a/b/c", Kind: "Deployment", Name: "a"}, false},
-	} {
-		if got := Targets(tt.ref, gk, "a"); got != tt.want {
-			t.Errorf("Targets(%+v) = %v, want %v", tt.ref, got, tt.want)
-		}
-	}
+// uncached is a cache built with ReaderFailOnMissingInformer that has no informer at all.
+type uncached struct{ client.Reader }
+
+func (uncached) Get(_ context.Context, _ client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	return &crcache.ErrResourceNotCached{GVK: obj.GetObjectKind().GroupVersionKind()}
 }

@@ -1,9 +1,9 @@
-// Package optin decides whether a pod gets the inferscale agent, exactly as
-// DESIGN.md says: the nearest explicit inferscale.io/inject annotation on the
-// pod or its owners (ReplicaSet → Deployment → SeldonDeployment) wins; else
-// a namespace label or an AutoscalingPolicy targeting one of the pod's owners
-// opts it in. The decision is pure; what it needs from the API server comes
-// through Lookup.
+// Package optin decides whether a pod gets the inferscale agent: the pod's own
+// inferscale.io/inject annotation (its template's) is decided first, before any owner is
+// read; else the nearest explicit annotation on its owners (ReplicaSet → Deployment →
+// SeldonDeployment, StatefulSet, as package workload walks them) wins; else a namespace label
+// or an AutoscalingPolicy targeting one of the pod's owners opts it in. The decision is pure;
+// what it needs from the API server comes through Lookup.
 package optin
 
 import (
@@ -15,7 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/inferscale/inferscale/workload"
 )
 
 const (
@@ -24,43 +25,16 @@ const (
 	// NamespaceLabel set to NamespaceEnabled opts in every pod of a namespace.
 	NamespaceLabel   = "inferscale.io/injection"
 	NamespaceEnabled = "enabled"
-
-	// Seldon Core's pod labels: the SeldonDeployment's name, and its manager.
-	SeldonDeploymentIDLabel = "seldon-deployment-id"
-	ManagedByLabel          = "app.kubernetes.io/managed-by"
-	SeldonManager           = "seldon-core"
-
-	// maxOwnerDepth bounds the owner walk: Pod → ReplicaSet → Deployment →
-	// SeldonDeployment is three hops; a cycle or an odd operator stops here.
-	maxOwnerDepth = 5
 )
 
-// SeldonDeploymentGVK is Seldon Core v1's workload kind.
-var SeldonDeploymentGVK = schema.GroupVersionKind{Group: "machinelearning.seldon.io", Version: "v1", Kind: "SeldonDeployment"}
-
-// Object is an owner of the pod as far as the decision cares: its identity
-// and annotations.
-type Object struct {
-	GroupKind   schema.GroupKind
-	APIVersion  string
-	Name        string
-	UID         types.UID
-	Annotations map[string]string
-	// Owners are the object's own owner references.
-	Owners []metav1.OwnerReference
-}
-
-// String is "Kind/name" for messages.
-func (o Object) String() string { return o.GroupKind.Kind + "/" + o.Name }
-
-// Lookup is what the decision reads from the API server (an informer cache
-// in production). Missing objects and kinds are (nil, nil) or "": a pod whose
-// owner is gone or whose owner's CRD is not installed is decided without it.
+// Lookup is what the decision reads from the API server (an informer cache in production).
+// Missing objects and kinds are (nil, nil) or "": a pod whose owner is gone or whose owner's
+// CRD is not installed is decided without it.
 type Lookup interface {
+	// Getter reads the pod's owners.
+	workload.Getter
 	// NamespaceLabels returns the labels of the namespace.
 	NamespaceLabels(ctx context.Context, name string) (map[string]string, error)
-	// Owner returns the object an owner reference of an object in namespace points to.
-	Owner(ctx context.Context, namespace string, ref metav1.OwnerReference) (*Object, error)
 	// PolicyTargeting returns the name of an AutoscalingPolicy in namespace
 	// whose targetRef is the object, or "".
 	PolicyTargeting(ctx context.Context, namespace string, gk schema.GroupKind, name string) (string, error)
@@ -83,15 +57,13 @@ type Decision struct {
 	// Reason says what decided, e.g. `annotation inferscale.io/inject="true" on Deployment/llama`.
 	Reason string
 	// Owners are the pod's owners, nearest first, as far as they could be read.
-	Owners []Object
-	// Seldon is true when the pod belongs to a SeldonDeployment, by owner chain or labels.
-	Seldon bool
+	Owners []workload.Owner
 	// Warnings are for the user, e.g. an inject annotation that is neither true nor false.
 	Warnings []string
 }
 
 // Top returns the pod's top owner, or nil when it has none.
-func (d *Decision) Top() *Object {
+func (d *Decision) Top() *workload.Owner {
 	if len(d.Owners) == 0 {
 		return nil
 	}
@@ -114,19 +86,8 @@ func Decide(ctx context.Context, pod *corev1.Pod, namespace string, l Lookup, op
 		return d, nil
 	}
 
-	owners, err := ownersOf(ctx, pod, namespace, l)
-	if err != nil {
-		return d, err
-	}
-	d.Owners = owners
-	for _, o := range owners {
-		if o.GroupKind == SeldonDeploymentGVK.GroupKind() {
-			d.Seldon = true
-		}
-	}
-
-	// The nearest explicit annotation wins: the pod's (its template's), then
-	// each owner's going up.
+	// The nearest explicit annotation wins: the pod's (its template's) first, decided
+	// before any owner is read, then each owner's going up.
 	explicit := func(what string, ann map[string]string) bool {
 		v, ok := ann[AnnotationInject]
 		if !ok {
@@ -141,9 +102,25 @@ func Decide(ctx context.Context, pod *corev1.Pod, namespace string, l Lookup, op
 		d.Reason = fmt.Sprintf("annotation %s=%q on %s", AnnotationInject, v, what)
 		return true
 	}
+	podRef := workload.Pod{Namespace: namespace, Labels: pod.Labels, Owners: pod.OwnerReferences}
 	if explicit("the pod", pod.Annotations) {
+		if d.Inject {
+			// Only to name the workload in Events and warnings: an owner that cannot be
+			// read does not undo the pod's own choice.
+			owners, err := workload.Chain(ctx, podRef, l)
+			if err != nil {
+				d.Warnings = append(d.Warnings, "the pod's owners could not be read: "+err.Error())
+			}
+			d.Owners = owners
+		}
 		return d, nil
 	}
+
+	owners, err := workload.Chain(ctx, podRef, l)
+	if err != nil {
+		return d, err
+	}
+	d.Owners = owners
 	for _, o := range owners {
 		if explicit(o.String(), o.Annotations) {
 			return d, nil
@@ -175,63 +152,4 @@ func Decide(ctx context.Context, pod *corev1.Pod, namespace string, l Lookup, op
 	}
 	d.Reason = "not opted in"
 	return d, nil
-}
-
-// ownersOf walks the controller owner references up from the pod. When the
-// walk does not reach a SeldonDeployment but the pod carries Seldon's labels
-// (an owner not cached yet, or a Seldon version that owns pods differently),
-// the SeldonDeployment the labels name is added as the top owner.
-func ownersOf(ctx context.Context, pod *corev1.Pod, namespace string, l Lookup) ([]Object, error) {
-	var owners []Object
-	refs := pod.OwnerReferences
-	for depth := 0; depth < maxOwnerDepth; depth++ {
-		ref, ok := controllerOf(refs)
-		if !ok {
-			break
-		}
-		o, err := l.Owner(ctx, namespace, ref)
-		if err != nil {
-			return nil, fmt.Errorf("reading owner %s/%s of the pod: %w", ref.Kind, ref.Name, err)
-		}
-		if o == nil {
-			break
-		}
-		owners = append(owners, *o)
-		refs = o.Owners
-	}
-
-	sdep := pod.Labels[SeldonDeploymentIDLabel]
-	if sdep == "" || pod.Labels[ManagedByLabel] != SeldonManager {
-		return owners, nil
-	}
-	for _, o := range owners {
-		if o.GroupKind == SeldonDeploymentGVK.GroupKind() {
-			return owners, nil
-		}
-	}
-	ref := metav1.OwnerReference{APIVersion: SeldonDeploymentGVK.GroupVersion().String(), Kind: SeldonDeploymentGVK.Kind, Name: sdep}
-	o, err := l.Owner(ctx, namespace, ref)
-	if err != nil {
-		return nil, fmt.Errorf("reading SeldonDeployment %s named by the pod's %s label: %w", sdep, SeldonDeploymentIDLabel, err)
-	}
-	if o == nil {
-		// Not readable (no CRD, not cached): the name is still known, and a
-		// policy may target it.
-		o = &Object{GroupKind: SeldonDeploymentGVK.GroupKind(), APIVersion: ref.APIVersion, Name: sdep}
-	}
-	return append(owners, *o), nil
-}
-
-// controllerOf returns the managing owner: the one marked controller, else
-// the only one.
-func controllerOf(refs []metav1.OwnerReference) (metav1.OwnerReference, bool) {
-	for _, r := range refs {
-		if r.Controller != nil && *r.Controller {
-			return r, true
-		}
-	}
-	if len(refs) == 1 {
-		return refs[0], true
-	}
-	return metav1.OwnerReference{}, false
 }

@@ -3,6 +3,7 @@ package optin
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,11 +11,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
+
+	"github.com/inferscale/inferscale/workload"
 )
 
 // fakeLookup answers from maps keyed "Kind/name"; namespace "ai" only.
 type fakeLookup struct {
-	objects  map[string]*Object
+	objects  map[string]*metav1.PartialObjectMetadata
+	read     int
 	nsLabels map[string]string
 	policies map[string]string // "Group/Kind/name" -> policy
 	err      error
@@ -24,11 +28,12 @@ func (f *fakeLookup) NamespaceLabels(_ context.Context, name string) (map[string
 	return f.nsLabels, f.err
 }
 
-func (f *fakeLookup) Owner(_ context.Context, _ string, ref metav1.OwnerReference) (*Object, error) {
+func (f *fakeLookup) Get(_ context.Context, gvk schema.GroupVersionKind, _, name string) (*metav1.PartialObjectMetadata, error) {
+	f.read++
 	if f.err != nil {
 		return nil, f.err
 	}
-	return f.objects[ref.Kind+"/"+ref.Name], nil
+	return f.objects[gvk.Kind+"/"+name], nil
 }
 
 func (f *fakeLookup) PolicyTargeting(_ context.Context, _ string, gk schema.GroupKind, name string) (string, error) {
@@ -39,11 +44,10 @@ func ref(apiVersion, kind, name string) metav1.OwnerReference {
 	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, Controller: ptr.To(true)}
 }
 
-func obj(apiVersion, kind, name string, ann map[string]string, owner *metav1.OwnerReference) *Object {
-	gv, _ := schema.ParseGroupVersion(apiVersion)
-	o := &Object{GroupKind: gv.WithKind(kind).GroupKind(), APIVersion: apiVersion, Name: name, Annotations: ann}
+func obj(_, _, name string, ann map[string]string, owner *metav1.OwnerReference) *metav1.PartialObjectMetadata {
+	o := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: ann}}
 	if owner != nil {
-		o.Owners = []metav1.OwnerReference{*owner}
+		o.OwnerReferences = []metav1.OwnerReference{*owner}
 	}
 	return o
 }
@@ -51,9 +55,9 @@ func obj(apiVersion, kind, name string, ann map[string]string, owner *metav1.Own
 func on(v string) map[string]string { return map[string]string{AnnotationInject: v} }
 
 // chain builds Pod → ReplicaSet llama-abc → Deployment llama (→ SeldonDeployment iris when seldon).
-func chain(rsAnn, depAnn, sdepAnn map[string]string, seldon bool) map[string]*Object {
+func chain(rsAnn, depAnn, sdepAnn map[string]string, seldon bool) map[string]*metav1.PartialObjectMetadata {
 	var depOwner *metav1.OwnerReference
-	objs := map[string]*Object{}
+	objs := map[string]*metav1.PartialObjectMetadata{}
 	if seldon {
 		r := ref("machinelearning.seldon.io/v1", "SeldonDeployment", "iris")
 		depOwner = &r
@@ -73,7 +77,7 @@ func ownedPod(ann, labels map[string]string) *corev1.Pod {
 }
 
 func TestDecide(t *testing.T) {
-	seldonLabels := map[string]string{SeldonDeploymentIDLabel: "iris", ManagedByLabel: SeldonManager}
+	seldonLabels := map[string]string{workload.SeldonDeploymentIDLabel: "iris", workload.ManagedByLabel: workload.SeldonManager}
 	hostNet := ownedPod(on("true"), nil)
 	hostNet.Spec.HostNetwork = true
 	tests := []struct {
@@ -118,13 +122,13 @@ func TestDecide(t *testing.T) {
 			lookup: &fakeLookup{objects: chain(nil, nil, nil, true), policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
 			want:   true, wantReason: "targets SeldonDeployment/iris", wantSeldon: true},
 		{name: "seldon labels when the owner is not readable", pod: ownedPod(nil, seldonLabels),
-			lookup: &fakeLookup{objects: map[string]*Object{}, policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
+			lookup: &fakeLookup{objects: map[string]*metav1.PartialObjectMetadata{}, policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
 			want:   true, wantReason: "targets SeldonDeployment/iris", wantSeldon: true},
 		{name: "seldon labels read the seldon deployment's annotation", pod: ownedPod(nil, seldonLabels),
-			lookup: &fakeLookup{objects: map[string]*Object{"SeldonDeployment/iris": obj("machinelearning.seldon.io/v1", "SeldonDeployment", "iris", on("true"), nil)}},
+			lookup: &fakeLookup{objects: map[string]*metav1.PartialObjectMetadata{"SeldonDeployment/iris": obj("machinelearning.seldon.io/v1", "SeldonDeployment", "iris", on("true"), nil)}},
 			want:   true, wantReason: "on SeldonDeployment/iris", wantSeldon: true},
-		{name: "seldon id label without seldon manager is not seldon", pod: ownedPod(nil, map[string]string{SeldonDeploymentIDLabel: "iris"}),
-			lookup: &fakeLookup{objects: map[string]*Object{}, policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
+		{name: "seldon id label without seldon manager is not seldon", pod: ownedPod(nil, map[string]string{workload.SeldonDeploymentIDLabel: "iris"}),
+			lookup: &fakeLookup{objects: map[string]*metav1.PartialObjectMetadata{}, policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
 			want:   false},
 		{name: "kube-system is excluded", namespace: "kube-system", pod: ownedPod(on("true"), nil), lookup: &fakeLookup{},
 			want: false, wantReason: "excluded"},
@@ -150,8 +154,8 @@ func TestDecide(t *testing.T) {
 			if d.Inject != tt.want || !strings.Contains(d.Reason, tt.wantReason) {
 				t.Errorf("inject %v (%s), want %v (%s)", d.Inject, d.Reason, tt.want, tt.wantReason)
 			}
-			if d.Seldon != tt.wantSeldon {
-				t.Errorf("seldon %v, want %v", d.Seldon, tt.wantSeldon)
+			if seldon := slices.ContainsFunc(d.Owners, func(o workload.Owner) bool { return o.GroupKind == workload.SeldonDeployment }); seldon != tt.wantSeldon {
+				t.Errorf("seldon %v, want %v", seldon, tt.wantSeldon)
 			}
 			if got := strings.Join(d.Warnings, "\n"); (tt.wantWarn == "") != (got == "") || !strings.Contains(got, tt.wantWarn) {
 				t.Errorf("warnings %q, want %q", got, tt.wantWarn)
@@ -172,18 +176,45 @@ func TestDecideTopOwner(t *testing.T) {
 
 func TestDecideStopsOnOwnerCycles(t *testing.T) {
 	self := ref("apps/v1", "ReplicaSet", "llama-abc")
-	l := &fakeLookup{objects: map[string]*Object{"ReplicaSet/llama-abc": obj("apps/v1", "ReplicaSet", "llama-abc", nil, &self)}}
+	l := &fakeLookup{objects: map[string]*metav1.PartialObjectMetadata{"ReplicaSet/llama-abc": obj("apps/v1", "ReplicaSet", "llama-abc", nil, &self)}}
 	d, err := Decide(context.Background(), ownedPod(nil, nil), "ai", l, DefaultOptions())
-	if err != nil || d.Inject || len(d.Owners) != maxOwnerDepth {
-		t.Errorf("decision %+v, %v: want the walk bounded at %d owners", d, err, maxOwnerDepth)
+	if err != nil || d.Inject || len(d.Owners) != workload.MaxDepth {
+		t.Errorf("decision %+v, %v: want the walk bounded at %d owners", d, err, workload.MaxDepth)
 	}
 }
 
 func TestDecideReportsLookupErrors(t *testing.T) {
 	boom := errors.New("cache not synced")
 	_, err := Decide(context.Background(), ownedPod(nil, nil), "ai", &fakeLookup{err: boom}, DefaultOptions())
-	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "ReplicaSet/llama-abc") {
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "llama-abc") {
 		t.Errorf("error %v, want the lookup error naming the owner", err)
+	}
+}
+
+// TestDecidePodAnnotationBeforeAnyOwner: the pod's own choice needs no owner read, and an
+// owner that cannot be read does not undo it.
+func TestDecidePodAnnotationBeforeAnyOwner(t *testing.T) {
+	boom := errors.New("cache not synced")
+	l := &fakeLookup{err: boom}
+	d, err := Decide(context.Background(), ownedPod(on("false"), nil), "ai", l, DefaultOptions())
+	if err != nil || d.Inject || l.read != 0 {
+		t.Errorf("opt-out: %+v, %v, %d reads; want no injection and no read", d, err, l.read)
+	}
+	d, err = Decide(context.Background(), ownedPod(on("true"), nil), "ai", l, DefaultOptions())
+	if err != nil || !d.Inject || !strings.Contains(strings.Join(d.Warnings, " "), "could not be read") {
+		t.Errorf("opt-in with unreadable owners: %+v, %v; want injection with a warning", d, err)
+	}
+}
+
+// TestDecideNeverReadsKindsItIsNotAllowedTo: a pod of a kind the webhook cannot read
+// (a Job, a LeaderWorkerSet, any custom kind) is decided without reading it, and a policy
+// targeting that owner still opts it in.
+func TestDecideNeverReadsKindsItIsNotAllowedTo(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "lws-0-", OwnerReferences: []metav1.OwnerReference{ref("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "lws")}}}
+	l := &fakeLookup{policies: map[string]string{"leaderworkerset.x-k8s.io/LeaderWorkerSet/lws": "p"}}
+	d, err := Decide(context.Background(), pod, "ai", l, DefaultOptions())
+	if err != nil || !d.Inject || l.read != 0 || !strings.Contains(d.Reason, "targets LeaderWorkerSet/lws") {
+		t.Errorf("%+v, %v, %d reads; want injection by the policy without reading the owner", d, err, l.read)
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
-	"github.com/inferscale/inferscale/webhook/optin"
+	"github.com/inferscale/inferscale/workload"
 )
 
 // ScaleChecker says whether a kind has a /scale subresource.
@@ -150,7 +150,7 @@ func (v *Validator) checkState(ctx context.Context, namespace string, p *v1alpha
 		warnings = append(warnings, fmt.Sprintf("could not check for another AutoscalingPolicy targeting %s: %v", target, err))
 	}
 	for _, other := range policies.Items {
-		if other.Name != p.Name && other.DeletionTimestamp == nil && optin.Targets(other.Spec.Target(), gvk.GroupKind(), ref.Name) {
+		if other.Name != p.Name && other.DeletionTimestamp == nil && workload.Targets(other.Spec.Target(), gvk.GroupKind(), ref.Name) {
 			errs = append(errs, field.Forbidden(refPath, fmt.Sprintf("%s is already scaled by AutoscalingPolicy %s: a target has one policy; edit or delete that one", target, other.Name)))
 			break
 		}
@@ -163,7 +163,7 @@ func (v *Validator) checkState(ctx context.Context, namespace string, p *v1alpha
 	}
 	for _, h := range hpas.Items {
 		r := h.Spec.ScaleTargetRef
-		if optin.Targets(v1alpha1.CrossVersionObjectReference{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name}, gvk.GroupKind(), ref.Name) {
+		if workload.Targets(v1alpha1.CrossVersionObjectReference{APIVersion: r.APIVersion, Kind: r.Kind, Name: r.Name}, gvk.GroupKind(), ref.Name) {
 			warnings = append(warnings, fmt.Sprintf("HorizontalPodAutoscaler %s already scales %s: inferscale will not scale it "+
 				"(its status shows AbleToScale=False, reason HPAConflict) until that HPA is deleted", h.Name, target))
 		}

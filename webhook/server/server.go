@@ -7,10 +7,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,6 +29,7 @@ import (
 	"github.com/inferscale/inferscale/webhook/injector"
 	"github.com/inferscale/inferscale/webhook/optin"
 	"github.com/inferscale/inferscale/webhook/policy"
+	"github.com/inferscale/inferscale/workload"
 )
 
 // Paths of the handlers; manifests/webhook's configurations call them.
@@ -64,7 +65,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Scales: &policy.DiscoveryScales{Mapper: mgr.GetRESTMapper(), Discovery: disco, Clock: clock.RealClock{}, TTL: time.Minute},
 	}
 	inj := &injector.Injector{
-		Lookup:   &optin.ClientLookup{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()},
+		Lookup:   &optin.ClientLookup{ClientGetter: workload.ClientGetter{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}},
 		Options:  opts.OptIn,
 		Template: opts.Template,
 		CABundle: injector.CAFile(opts.CAFile),
@@ -78,7 +79,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	srv.Register(ValidatePath, &admission.Webhook{Handler: validator, RecoverPanic: ptr.To(true)})
 	srv.Register(ValidateBudgetPath, &admission.Webhook{Handler: policy.BudgetValidator{}, RecoverPanic: ptr.To(true)})
 
-	warm := &warmup{cache: mgr.GetCache()}
+	warm := &warmup{cache: mgr.GetCache(), retry: 30 * time.Second}
 	if err := mgr.Add(warm); err != nil {
 		return err
 	}
@@ -95,24 +96,26 @@ func informed() []client.Object {
 	partial := func(apiVersion, kind string) client.Object {
 		return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
 	}
-	return []client.Object{
-		partial("v1", "Namespace"),
-		partial(appsv1.SchemeGroupVersion.String(), "ReplicaSet"),
-		partial(appsv1.SchemeGroupVersion.String(), "Deployment"),
-		partial(optin.SeldonDeploymentGVK.GroupVersion().String(), optin.SeldonDeploymentGVK.Kind),
+	objs := []client.Object{partial("v1", "Namespace")}
+	for _, gvk := range workload.Walked {
+		objs = append(objs, partial(gvk.GroupVersion().String(), gvk.Kind))
+	}
+	return append(objs,
 		&corev1.Service{},
 		&autoscalingv2.HorizontalPodAutoscaler{},
 		&v1alpha1.AutoscalingPolicy{},
-	}
+	)
 }
 
-// warmup starts the informers before the pod reports ready, so the first
-// admissions read a synced cache instead of starting informers on the
-// request path, under the API server's webhook timeout. Kinds without a CRD
-// (SeldonDeployment where Seldon is not installed) are skipped; the cache
-// starts their informer on first use if the CRD appears.
+// warmup starts the informers before the pod reports ready, so admissions
+// read a synced cache and never start an informer on the request path (the
+// manager's cache is built with ReaderFailOnMissingInformer: a read of a kind
+// without an informer answers "no such object" at once). Kinds without a CRD
+// (SeldonDeployment where Seldon is not installed) are skipped and retried
+// every retry, so their informer starts once the CRD appears.
 type warmup struct {
 	cache  cache.Informers
+	retry  time.Duration
 	synced atomic.Bool
 }
 
@@ -122,16 +125,34 @@ func (w *warmup) NeedLeaderElection() bool { return false }
 // Start implements manager.Runnable.
 func (w *warmup) Start(ctx context.Context) error {
 	log := logf.FromContext(ctx).WithName("warmup")
+	var pending []client.Object
 	for _, obj := range informed() {
 		if _, err := w.cache.GetInformer(ctx, obj); err != nil {
 			if meta.IsNoMatchError(err) {
 				log.Info("kind not served, its informer starts when it is", "kind", obj.GetObjectKind().GroupVersionKind().String())
+				pending = append(pending, obj)
 				continue
 			}
 			return err
 		}
 	}
 	w.synced.Store(true)
+	t := time.NewTicker(w.retry)
+	defer t.Stop()
+	for len(pending) > 0 {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		pending = slices.DeleteFunc(pending, func(obj client.Object) bool {
+			_, err := w.cache.GetInformer(ctx, obj)
+			if err == nil {
+				log.Info("kind now served, its informer started", "kind", obj.GetObjectKind().GroupVersionKind().String())
+			}
+			return err == nil
+		})
+	}
 	return nil
 }
 

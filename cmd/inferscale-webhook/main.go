@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/inferscale/inferscale/internal/version"
 	"github.com/inferscale/inferscale/webhook/inject"
 	"github.com/inferscale/inferscale/webhook/optin"
+	"github.com/inferscale/inferscale/webhook/policy"
 	"github.com/inferscale/inferscale/webhook/server"
 )
 
@@ -42,6 +44,7 @@ func run() error {
 		metrics    string
 		caFile     string
 		excluded   string
+		ceiling    int
 		template   = inject.DefaultConfig()
 		certOpts   = certs.WebhookOptions()
 		zapOptions = zap.Options{}
@@ -51,6 +54,7 @@ func run() error {
 	flag.StringVar(&metrics, "metrics-bind-address", ":8080", "address of /metrics; 0 disables it")
 	flag.StringVar(&caFile, "agent-ca-file", "", "PEM bundle injected into agents (INFERSCALE_CA_BUNDLE) to trust the scaler; default: ca.crt in --cert-dir")
 	flag.StringVar(&excluded, "excluded-namespaces", strings.Join(optin.DefaultOptions().ExcludedNamespaces, ","), "comma-separated namespaces never injected")
+	flag.IntVar(&ceiling, "max-replicas-ceiling", policy.DefaultMaxReplicas, "largest spec.maxReplicas a policy may have in this cluster")
 	template.BindFlags(flag.CommandLine)
 	certOpts.BindFlags(flag.CommandLine)
 	zapOptions.BindFlags(flag.CommandLine)
@@ -108,7 +112,10 @@ func run() error {
 			return err
 		}
 	}
-	opts := server.Options{Template: template, CAFile: caFile, OptIn: optin.Options{ExcludedNamespaces: splitList(excluded)}}
+	if ceiling < 1 || ceiling > math.MaxInt32 {
+		return fmt.Errorf("--max-replicas-ceiling %d: want 1 to %d", ceiling, math.MaxInt32)
+	}
+	opts := server.Options{Template: template, CAFile: caFile, OptIn: optin.Options{ExcludedNamespaces: splitList(excluded)}, MaxReplicasCeiling: int32(ceiling)}
 	if err := server.Setup(mgr, opts); err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}

@@ -7,12 +7,14 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -38,7 +40,16 @@ type Validator struct {
 	Reader client.Reader
 	// Scales answers whether a target kind can be scaled.
 	Scales ScaleChecker
+	// Access checks that the requesting user may update the target's /scale. Required: a
+	// Validator without it refuses every policy whose spec changes.
+	Access *ScaleAccess
+	// MaxReplicas is the cluster-wide ceiling of spec.maxReplicas; 0 is DefaultMaxReplicas.
+	MaxReplicas int32
 }
+
+// DefaultMaxReplicas is the default ceiling of spec.maxReplicas (the webhook's
+// --max-replicas-ceiling).
+const DefaultMaxReplicas = 1000
 
 var _ admission.Handler = (*Validator)(nil)
 
@@ -68,10 +79,60 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		errs = append(errs, stateErrs...)
 		warnings = append(warnings, stateWarnings...)
 	}
+	ceiling := v.MaxReplicas
+	if ceiling <= 0 {
+		ceiling = DefaultMaxReplicas
+	}
+	if p.Spec.MaxReplicas > ceiling {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "maxReplicas"), p.Spec.MaxReplicas,
+			fmt.Sprintf("exceeds this cluster's ceiling of %d (the webhook's --max-replicas-ceiling)", ceiling)))
+	}
+	// Whoever changes the spec decides what the scaler does with its own rights, so they
+	// must hold them: update of the target's /scale. A change of labels or annotations alone
+	// changes nothing the scaler does.
+	if specChanged(req, p) && len(errs.Filter(isTargetRefError)) == len(errs) {
+		if err := v.checkAccess(ctx, req, p); err != nil {
+			if fe, ok := err.(*field.Error); ok {
+				errs = append(errs, fe)
+			} else {
+				return admission.Errored(http.StatusInternalServerError, err)
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return refuse(policyGroupKind, p.Name, req, errs).WithWarnings(warnings...)
 	}
 	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// checkAccess returns a *field.Error when the user may not update the target's /scale, and
+// another error when that cannot be checked (the policy is then refused: failing open would
+// lend the scaler's rights whenever the API server is slow).
+func (v *Validator) checkAccess(ctx context.Context, req admission.Request, p *v1alpha1.AutoscalingPolicy) error {
+	if v.Access == nil {
+		return errors.New("no access check configured: cannot verify that the user may update the target's /scale")
+	}
+	ref := p.Spec.Target()
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return nil // already reported by the static validation
+	}
+	why, err := v.Access.denial(ctx, req.UserInfo, req.Namespace, gv.WithKind(ref.Kind), ref.Name)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return field.Forbidden(field.NewPath("spec", p.Spec.TargetField()), why)
+	}
+	return nil
+}
+
+func specChanged(req admission.Request, p *v1alpha1.AutoscalingPolicy) bool {
+	if req.Operation == admissionv1.Create {
+		return true
+	}
+	old, _ := decodeStrict[v1alpha1.AutoscalingPolicy](req.OldObject.Raw)
+	return old == nil || !equality.Semantic.DeepEqual(old.Spec, p.Spec)
 }
 
 // refuse answers errs as the API server's own validation does: 422 Invalid, every field.

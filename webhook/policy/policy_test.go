@@ -223,7 +223,7 @@ func TestValidator(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(tt.objects...).Build()
-			v := &Validator{Reader: c, Scales: scales{}}
+			v := &Validator{Reader: c, Scales: scales{}, Access: allowAll()}
 			resp := v.Handle(context.Background(), request(t, tt.op, tt.manifest, tt.old))
 			if resp.Allowed != tt.wantAllowed {
 				t.Fatalf("allowed %v, want %v: %+v", resp.Allowed, tt.wantAllowed, resp.Result)
@@ -262,7 +262,7 @@ func TestValidator(t *testing.T) {
 
 func TestDuplicateNamesTheExistingPolicy(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(policyObj("older", "Deployment", "llama")).Build()
-	resp := (&Validator{Reader: c, Scales: scales{}}).Handle(context.Background(), request(t, admissionv1.Create, validPolicy, ""))
+	resp := (&Validator{Reader: c, Scales: scales{}, Access: allowAll()}).Handle(context.Background(), request(t, admissionv1.Create, validPolicy, ""))
 	if resp.Allowed || !strings.Contains(resp.Result.Message, "AutoscalingPolicy older") {
 		t.Errorf("response %+v, want a refusal naming AutoscalingPolicy older", resp.Result)
 	}
@@ -273,14 +273,14 @@ func TestStateErrorsAdmitWithWarnings(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(newScheme(t)).WithInterceptorFuncs(interceptor.Funcs{
 		List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error { return boom },
 	}).Build()
-	resp := (&Validator{Reader: c, Scales: scales{err: boom}}).Handle(context.Background(), request(t, admissionv1.Create, validPolicy, ""))
+	resp := (&Validator{Reader: c, Scales: scales{err: boom}, Access: allowAll()}).Handle(context.Background(), request(t, admissionv1.Create, validPolicy, ""))
 	if !resp.Allowed || len(resp.Warnings) != 3 {
 		t.Errorf("allowed %v, warnings %q: want admitted with a warning per failed check", resp.Allowed, resp.Warnings)
 	}
 }
 
 func TestMalformedJSONIsABadRequest(t *testing.T) {
-	v := &Validator{Reader: fake.NewClientBuilder().WithScheme(newScheme(t)).Build()}
+	v := &Validator{Reader: fake.NewClientBuilder().WithScheme(newScheme(t)).Build(), Access: allowAll()}
 	req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: []byte(`{"spec":`)}}}
 	if resp := v.Handle(context.Background(), req); resp.Allowed || resp.Result.Code != 400 {
 		t.Errorf("response %+v, want 400", resp.Result)
@@ -295,7 +295,7 @@ func TestSamplesPass(t *testing.T) {
 		t.Fatal(err)
 	}
 	more, _ := filepath.Glob("../../manifests/samples/workloads/*.yaml")
-	v := &Validator{Reader: fake.NewClientBuilder().WithScheme(newScheme(t)).Build(), Scales: scales{}}
+	v := &Validator{Reader: fake.NewClientBuilder().WithScheme(newScheme(t)).Build(), Scales: scales{}, Access: allowAll()}
 	n := 0
 	for _, f := range append(files, more...) {
 		data, err := os.ReadFile(f)
@@ -376,7 +376,7 @@ func (f *fakeLister) ServerResourcesForGroupVersion(gv string) (*metav1.APIResou
 
 func BenchmarkValidate(b *testing.B) {
 	c := fake.NewClientBuilder().WithScheme(newScheme(b)).WithObjects(policyObj("other", "Deployment", "other"), hpa("h", "other")).Build()
-	v := &Validator{Reader: c, Scales: scales{}}
+	v := &Validator{Reader: c, Scales: scales{}, Access: allowAll()}
 	req := request(b, admissionv1.Create, validPolicy, "")
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -395,7 +395,7 @@ func FuzzValidate(f *testing.F) {
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
-	v := &Validator{Reader: fake.NewClientBuilder().WithScheme(scheme).WithObjects(policyObj("other", "Deployment", "llama")).Build(), Scales: scales{}}
+	v := &Validator{Reader: fake.NewClientBuilder().WithScheme(scheme).WithObjects(policyObj("other", "Deployment", "llama")).Build(), Scales: scales{}, Access: allowAll()}
 	f.Fuzz(func(t *testing.T, raw []byte, create bool) {
 		op := admissionv1.Update
 		if create {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -48,6 +49,9 @@ type Options struct {
 	// CAFile is the PEM bundle injected into agents to trust the scaler.
 	CAFile string
 	OptIn  optin.Options
+	// MaxReplicasCeiling bounds spec.maxReplicas of every policy; 0 is
+	// policy.DefaultMaxReplicas.
+	MaxReplicasCeiling int32
 }
 
 // Setup registers both handlers on mgr's webhook server, the informers they
@@ -60,9 +64,15 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	kube, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
 	validator := &policy.Validator{
-		Reader: mgr.GetCache(),
-		Scales: &policy.DiscoveryScales{Mapper: mgr.GetRESTMapper(), Discovery: disco, Clock: clock.RealClock{}, TTL: time.Minute},
+		Reader:      mgr.GetCache(),
+		Scales:      &policy.DiscoveryScales{Mapper: mgr.GetRESTMapper(), Discovery: disco, Clock: clock.RealClock{}, TTL: time.Minute},
+		Access:      &policy.ScaleAccess{Reviewer: kube.AuthorizationV1().SubjectAccessReviews(), Mapper: mgr.GetRESTMapper()},
+		MaxReplicas: opts.MaxReplicasCeiling,
 	}
 	inj := &injector.Injector{
 		Lookup:   &optin.ClientLookup{ClientGetter: workload.ClientGetter{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}},

@@ -77,14 +77,14 @@ func (fixed) Observe(time.Time, *Second)         {}
 func (fixed) Decide(_ time.Time, s *State) int32 { return s.Replicas }
 
 // Capacity is the largest Poisson arrival rate one replica of m serves with every SLO
-// target's percentile met over a run of ten minutes, the requests' sizes drawn in turn from
-// sizes (the workload's); found by bisection to 1 %.
+// target's percentile met over a run of five minutes, the requests' sizes drawn in turn from
+// sizes (the workload's); found by bisection to 2 %.
 func Capacity(m model.Config, sizes []workload.Request, slo []Target, seed uint64) (float64, error) {
 	if len(sizes) == 0 {
 		return 0, fmt.Errorf("no requests to size the capacity by")
 	}
 	m.StartDelay.Duration = 0
-	const span = 10 * time.Minute
+	const span = 5 * time.Minute
 	meets := func(rate float64) (bool, error) {
 		reqs, err := workload.Synthetic([]workload.Segment{{For: span, RPS: rate}}, workload.Arrivals{Kind: "poisson"}, 0, 1, seed)
 		if err != nil {
@@ -126,7 +126,7 @@ func Capacity(m model.Config, sizes []workload.Request, slo []Target, seed uint6
 			return lo, nil
 		}
 	}
-	for i := 0; i < 30 && hi-lo > 0.01*hi; i++ {
+	for i := 0; i < 30 && hi-lo > 0.02*hi; i++ {
 		mid := (lo + hi) / 2
 		ok, err := meets(mid)
 		if err != nil {

@@ -9,12 +9,18 @@ import (
 	"github.com/inferscale/inferscale/sim"
 )
 
-// WriteDir writes report.html and samples.csv into dir, creating it.
+// WriteDir writes report.html, chart.svg (the report's charts alone) and samples.csv into
+// dir, creating it.
 func WriteDir(dir string, sc *sim.Scenario, results []*sim.Result, sums []Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	if err := writeFile(filepath.Join(dir, "samples.csv"), func(w *bufio.Writer) error { return WriteCSV(w, results) }); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "chart.svg"), func(w *bufio.Writer) error {
+		return WriteSVG(w, fmt.Sprintf("%s; %s, pod start %s", sc.Name, sc.Model.Name, sc.Model.StartDelay.Duration), sc, results)
+	}); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, "report.html"), func(w *bufio.Writer) error { return WriteHTML(w, sc, results, sums) })

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"html/template"
+	"io"
 	"math"
 	"strings"
 
@@ -19,16 +20,22 @@ type series struct {
 }
 
 // chart renders one panel as inline SVG: series over seconds, an optional reference line.
+// ymax 0 scales to the data: for counts (unit "") to a multiple of 4, so the ticks are whole.
 func chart(title, unit string, xs int, ss []series, ref float64, ymax float64) template.HTML {
 	const w, h, left, right, top, bottom = 960, 220, 60, 150, 24, 28
 	pw, ph := float64(w-left-right), float64(h-top-bottom)
 	if ymax <= 0 {
 		for _, s := range ss {
 			for _, y := range s.ys {
-				ymax = max(ymax, y)
+				if !math.IsNaN(y) {
+					ymax = max(ymax, y)
+				}
 			}
 		}
 		ymax = max(ymax, ref) * 1.1
+		if unit == "" {
+			ymax = 4 * math.Ceil(ymax/4)
+		}
 	}
 	if ymax <= 0 {
 		ymax = 1
@@ -58,13 +65,18 @@ func chart(title, unit string, xs int, ss []series, ref float64, ymax float64) t
 	for k, s := range ss {
 		var pts strings.Builder
 		// At most one point per pixel column: the maximum of the seconds it covers.
+		// A NaN (a second without data) is left out.
 		per := max(1, len(s.ys)/int(pw))
 		for i := 0; i < len(s.ys); i += per {
-			v := 0.0
+			v := math.NaN()
 			for j := i; j < i+per && j < len(s.ys); j++ {
-				v = max(v, s.ys[j])
+				if !math.IsNaN(s.ys[j]) && !(s.ys[j] <= v) {
+					v = s.ys[j]
+				}
 			}
-			fmt.Fprintf(&pts, "%.1f,%.1f ", x(i), y(v))
+			if !math.IsNaN(v) {
+				fmt.Fprintf(&pts, "%.1f,%.1f ", x(i), y(v))
+			}
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.4" points="%s"/>`, s.color, strings.TrimSpace(pts.String()))
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%d" width="10" height="10" fill="%s"/><text x="%.0f" y="%d">%s</text>`,
@@ -119,11 +131,23 @@ Latency is the p99 of the requests finished in each second, cut at four times th
 </body></html>
 `))
 
-// WriteHTML writes the report page.
-func WriteHTML(w *bufio.Writer, sc *sim.Scenario, results []*sim.Result, sums []Summary) error {
+// WriteSVG writes the report's three charts stacked in one standalone SVG, with title above.
+func WriteSVG(w io.Writer, title string, sc *sim.Scenario, results []*sim.Result) error {
 	if len(results) == 0 {
 		return fmt.Errorf("no results")
 	}
+	charts, _ := charts(sc, results)
+	fmt.Fprintf(w, `<svg xmlns="http://www.w3.org/2000/svg" width="960" height="%d" font-family="sans-serif" font-size="12">`+"\n", 30+220*len(charts))
+	fmt.Fprintf(w, `<rect width="100%%" height="100%%" fill="white"/><text x="60" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", template.HTMLEscapeString(title))
+	for i, c := range charts {
+		fmt.Fprintf(w, `<g transform="translate(0 %d)">%s</g>`+"\n", 30+220*i, c)
+	}
+	_, err := io.WriteString(w, "</svg>\n")
+	return err
+}
+
+// charts are the load, latency and replicas panels, and the SLO's text.
+func charts(sc *sim.Scenario, results []*sim.Result) ([]template.HTML, string) {
 	slo := sim.SLOOf(sc.Policy)
 	if len(sc.SLO) > 0 {
 		slo = sc.SLO
@@ -146,6 +170,9 @@ func WriteHTML(w *bufio.Writer, sc *sim.Scenario, results []*sim.Result, sums []
 			if len(slo) > 0 && slo[0].TimeToFirstToken {
 				l[i] = s.P99TTFT
 			}
+			if s.Completed == 0 {
+				l[i] = math.NaN()
+			}
 		}
 		lat = append(lat, series{r.Autoscaler, c, l})
 		reps = append(reps, series{r.Autoscaler, c, p})
@@ -158,17 +185,25 @@ func WriteHTML(w *bufio.Writer, sc *sim.Scenario, results []*sim.Result, sums []
 			what = "TTFT"
 		}
 	}
+	return []template.HTML{
+		chart("offered load (requests arriving per second)", "", xs, []series{{"load", "#444", load}}, 0, 0),
+		chart("p99 "+what+" per second, cut at 4× the target", "s", xs, lat, ref, 4*ref),
+		chart("replicas (pods that exist)", "", xs, reps, 0, 0),
+	}, strings.Join(sloText, ", ")
+}
+
+// WriteHTML writes the report page.
+func WriteHTML(w *bufio.Writer, sc *sim.Scenario, results []*sim.Result, sums []Summary) error {
+	if len(results) == 0 {
+		return fmt.Errorf("no results")
+	}
+	cs, slo := charts(sc, results)
 	rows := make([][]string, len(sums))
 	for i, s := range sums {
 		rows[i] = strings.Split(Row(s), "\t")
 	}
 	return page.Execute(w, map[string]any{
 		"Name": sc.Name, "Model": sc.Model.Name, "Delay": sc.Model.StartDelay.Duration, "Requests": len(sc.Requests),
-		"SLO": strings.Join(sloText, ", "), "Header": strings.Split(TableHeader, "\t"), "Rows": rows,
-		"Charts": []template.HTML{
-			chart("offered load (requests arriving per second)", "", xs, []series{{"load", "#444", load}}, 0, 0),
-			chart("p99 "+what+" per second", "s", xs, lat, ref, 4*ref),
-			chart("replicas (pods that exist)", "", xs, reps, 0, 0),
-		},
+		"SLO": slo, "Header": strings.Split(TableHeader, "\t"), "Rows": rows, "Charts": cs,
 	})
 }

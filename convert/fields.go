@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -179,6 +181,22 @@ func (n node) quantity() (resource.Quantity, bool) {
 		return resource.Quantity{}, false
 	}
 	return q, true
+}
+
+// decode reads the whole subtree into out, refusing fields out does not have.
+func (n node) decode(out any) bool {
+	n.use()
+	raw, err := json.Marshal(n.v)
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(out)
+	}
+	if err != nil {
+		n.fail(err.Error())
+		return false
+	}
+	return true
 }
 
 // leftovers reports every set field that no converter marked: nothing in the

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
@@ -131,27 +132,55 @@ func metricV2(m node) (v1alpha1.MetricSpec, bool) {
 		}}, true
 	case "Pods":
 		pods := m.get("pods")
-		name := pods.get("metric").get("name").v
-		gauge, isGauge := modelGauge(fmt.Sprint(name))
+		id := pods.get("metric")
+		gauge, isGauge := modelGauge(fmt.Sprint(id.get("name").v))
 		target := pods.get("target")
-		if isGauge && !pods.get("metric").get("selector").exists() && target.get("type").v == "AverageValue" {
-			pods.get("metric").get("name").use()
+		if isGauge && !id.get("selector").exists() && target.get("type").v == "AverageValue" {
+			// The agents read the gauge from each pod: no metrics adapter in between.
 			target.get("type").use()
-			if q, ok := target.get("averageValue").quantity(); ok {
-				pods.get("metric").get("name").note(Action, modelMetricAction(gauge))
-				return modelMetric(gauge, q), true
-			}
-			return v1alpha1.MetricSpec{}, false
+			id.get("name").note(Action, modelMetricAction(gauge))
+			q, ok := target.get("averageValue").quantity()
+			return modelMetric(gauge, q), ok
 		}
-		m.note(NotConverted, fmt.Sprintf("Pods metric %v: only a model-server gauge (vllm:, sglang:, tgi_, nv_inference_) with an AverageValue target and no selector becomes a ModelMetric", name))
+		return v1alpha1.MetricSpec{Type: v1alpha1.PodsMetricType, Pods: &v1alpha1.PodsMetricSource{
+			Metric: metricIdentifier(id), Target: metricTarget(target),
+		}}, true
+	case "Object":
+		o := m.get("object")
+		return v1alpha1.MetricSpec{Type: v1alpha1.ObjectMetricType, Object: &v1alpha1.ObjectMetricSource{
+			DescribedObject: objectRef(o.get("describedObject")), Metric: metricIdentifier(o.get("metric")), Target: metricTarget(o.get("target")),
+		}}, true
+	case "External":
+		e := m.get("external")
+		return v1alpha1.MetricSpec{Type: v1alpha1.ExternalMetricType, External: &v1alpha1.ExternalMetricSource{
+			Metric: metricIdentifier(e.get("metric")), Target: metricTarget(e.get("target")),
+		}}, true
 	case "ContainerResource":
 		m.note(NotConverted, "container resource metrics have no equivalent: a Resource metric measures the whole pod")
-	case "Object", "External":
-		m.note(NotConverted, t+" metrics have no equivalent in AutoscalingPolicy")
 	default:
 		m.get("type").fail(fmt.Sprintf("unknown metric type %q", t))
 	}
 	return v1alpha1.MetricSpec{}, false
+}
+
+func metricIdentifier(id node) v1alpha1.MetricIdentifier {
+	return v1alpha1.MetricIdentifier{Name: id.get("name").str(), Selector: labelSelector(id.get("selector"))}
+}
+
+// objectRef reads the object an Object metric describes.
+func objectRef(ref node) v1alpha1.CrossVersionObjectReference {
+	return v1alpha1.CrossVersionObjectReference{APIVersion: ref.get("apiVersion").str(), Kind: ref.get("kind").str(), Name: ref.get("name").str()}
+}
+
+func labelSelector(n node) *metav1.LabelSelector {
+	if !n.exists() {
+		return nil
+	}
+	var sel metav1.LabelSelector
+	if n.decode(&sel) {
+		return &sel
+	}
+	return nil
 }
 
 func metricTarget(t node) v1alpha1.MetricTarget {
@@ -191,9 +220,33 @@ func metricV2beta1(m node) (v1alpha1.MetricSpec, bool) {
 			q, ok := pods.get("targetAverageValue").quantity()
 			return modelMetric(gauge, q), ok
 		}
-		m.note(NotConverted, fmt.Sprintf("Pods metric %v: only a model-server gauge (vllm:, sglang:, tgi_, nv_inference_) without a selector becomes a ModelMetric", pods.get("metricName").v))
-	case "Object", "External":
-		m.note(NotConverted, t+" metrics have no equivalent in AutoscalingPolicy")
+		q, _ := pods.get("targetAverageValue").quantity()
+		return v1alpha1.MetricSpec{Type: v1alpha1.PodsMetricType, Pods: &v1alpha1.PodsMetricSource{
+			Metric: v1alpha1.MetricIdentifier{Name: pods.get("metricName").str(), Selector: labelSelector(pods.get("selector"))},
+			Target: v1alpha1.MetricTarget{Type: v1alpha1.AverageValueMetricType, AverageValue: &q},
+		}}, true
+	case "Object":
+		o := m.get("object")
+		src := &v1alpha1.ObjectMetricSource{
+			DescribedObject: objectRef(o.get("target")),
+			Metric:          v1alpha1.MetricIdentifier{Name: o.get("metricName").str(), Selector: labelSelector(o.get("selector"))},
+		}
+		if q, ok := o.get("averageValue").quantity(); ok {
+			src.Target = v1alpha1.MetricTarget{Type: v1alpha1.AverageValueMetricType, AverageValue: &q}
+			o.get("targetValue").drop("averageValue is set, and it is what the HPA uses then")
+		} else if q, ok := o.get("targetValue").quantity(); ok {
+			src.Target = v1alpha1.MetricTarget{Type: v1alpha1.ValueMetricType, Value: &q}
+		}
+		return v1alpha1.MetricSpec{Type: v1alpha1.ObjectMetricType, Object: src}, true
+	case "External":
+		e := m.get("external")
+		src := &v1alpha1.ExternalMetricSource{Metric: v1alpha1.MetricIdentifier{Name: e.get("metricName").str(), Selector: labelSelector(e.get("metricSelector"))}}
+		if q, ok := e.get("targetAverageValue").quantity(); ok {
+			src.Target = v1alpha1.MetricTarget{Type: v1alpha1.AverageValueMetricType, AverageValue: &q}
+		} else if q, ok := e.get("targetValue").quantity(); ok {
+			src.Target = v1alpha1.MetricTarget{Type: v1alpha1.ValueMetricType, Value: &q}
+		}
+		return v1alpha1.MetricSpec{Type: v1alpha1.ExternalMetricType, External: src}, true
 	default:
 		m.get("type").fail(fmt.Sprintf("unknown metric type %q", t))
 	}

@@ -49,8 +49,8 @@ func TestConvertExitStatusAndReport(t *testing.T) {
 	}{
 		{"complete", "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: a}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: a}, maxReplicas: 3}\n",
 			0, []string{"-: document 0: autoscaling/v1 HorizontalPodAutoscaler a: converted to AutoscalingPolicy a", "changed spec.targetCPUUtilizationPercentage"}},
-		{"a metric left out", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: a}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: a}\n  maxReplicas: 3\n  metrics:\n  - {type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}\n  - {type: External, external: {metric: {name: queue}, target: {type: Value, value: 3}}}\n",
-			1, []string{"converted to AutoscalingPolicy a", "not converted spec.metrics[1]: External metrics have no equivalent"}},
+		{"a metric left out", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: a}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: a}\n  maxReplicas: 3\n  metrics:\n  - {type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}\n  - {type: ContainerResource, containerResource: {name: cpu, container: model, target: {type: Utilization, averageUtilization: 60}}}\n",
+			1, []string{"converted to AutoscalingPolicy a", "not converted spec.metrics[1]: container resource metrics have no equivalent"}},
 		{"refused, named with its reason", "apiVersion: keda.sh/v1alpha1\nkind: ScaledJob\nmetadata: {name: j, namespace: q}\nspec: {}\n",
 			1, []string{"-: document 0: keda.sh/v1alpha1 ScaledJob q/j: not convertible: a ScaledJob starts Jobs"}},
 		{"other objects are named as skipped", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inferscale/inferscale/webhook/optin"
+	"github.com/inferscale/inferscale/workload"
 )
 
 // A SeldonDeployment, whose /scale has no selector (HPA cannot target it), is scaled through
@@ -50,7 +51,7 @@ func TestScalerScalesSeldonDeploymentThroughScale(t *testing.T) {
 	if err := c.Create(t.Context(), sdep); err != nil {
 		t.Fatalf("create SeldonDeployment: %v", err)
 	}
-	l := map[string]string{"app": "iris-default", optin.SeldonDeploymentIDLabel: "iris", optin.ManagedByLabel: optin.SeldonManager}
+	l := map[string]string{"app": "iris-default", workload.SeldonDeploymentIDLabel: "iris", workload.ManagedByLabel: workload.SeldonManager}
 	createDeployment(t, ns, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "iris-default", Labels: l, OwnerReferences: []metav1.OwnerReference{{
 			APIVersion: "machinelearning.seldon.io/v1", Kind: "SeldonDeployment", Name: "iris", UID: sdep.GetUID(),
@@ -75,7 +76,7 @@ func TestScalerScalesSeldonDeploymentThroughScale(t *testing.T) {
 		},
 	})
 	readyPods(t, ns, "iris-default", 1)
-	ip := serviceFor(t, ns, "iris", map[string]string{optin.SeldonDeploymentIDLabel: "iris"})
+	ip := serviceFor(t, ns, "iris", map[string]string{workload.SeldonDeploymentIDLabel: "iris"})
 	applyPolicy(t, scalerPolicy(ns, "iris", "machinelearning.seldon.io/v1", "SeldonDeployment", "iris", 4))
 
 	startLoad(t, ns, clusterURL(ip, 80, "/v1/completions"), "40s@100")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/inferscale/inferscale/webhook/inject"
 	"github.com/inferscale/inferscale/webhook/optin"
+	"github.com/inferscale/inferscale/workload"
 )
 
 func createService(t *testing.T, ns, name string, targetPort intstr.IntOrString) *corev1.Service {
@@ -222,7 +223,7 @@ func TestWebhookInjectsSeldonDeploymentPods(t *testing.T) {
 		t.Fatalf("create SeldonDeployment: %v", err)
 	}
 
-	l := map[string]string{"app": "iris-default", optin.SeldonDeploymentIDLabel: "iris", optin.ManagedByLabel: optin.SeldonManager}
+	l := map[string]string{"app": "iris-default", workload.SeldonDeploymentIDLabel: "iris", workload.ManagedByLabel: workload.SeldonManager}
 	container := func(name, listen string, ports ...corev1.ContainerPort) corev1.Container {
 		return corev1.Container{
 			Name: name, Image: modelServer.Ref, ImagePullPolicy: corev1.PullNever,

@@ -182,7 +182,7 @@ var servingPortNames = []string{"http", "grpc"}
 // graph; its port, not a model's, is where a SeldonDeployment's traffic enters.
 const seldonExecutor = "seldon-container-engine"
 
-// choosePort finds the port to front, as DESIGN.md says: the port named or
+// choosePort finds the port to front (webhook/README.md): the port named or
 // numbered by the annotation, else the only port, else the one named
 // http/grpc (for Seldon pods, the executor's).
 func choosePort(pod *corev1.Pod, want string) (port, error) {

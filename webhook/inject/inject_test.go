@@ -81,7 +81,7 @@ func mustStartAgent(t *testing.T, pod *corev1.Pod) agentv1.Config {
 	return a
 }
 
-func TestInjectChoosesThePortDesignSays(t *testing.T) {
+func TestInjectChoosesThePort(t *testing.T) {
 	tests := []struct {
 		name          string
 		pod           *corev1.Pod

@@ -23,7 +23,7 @@ func readDocs(t *testing.T, path string) []string {
 }
 
 // The configurations call the paths the binary serves, under the names the
-// certs package patches, with the policies DESIGN.md fixes.
+// certs package patches, with the failure policies webhook/README.md documents.
 func TestWebhookConfigurationsMatchTheServer(t *testing.T) {
 	docs := readDocs(t, "../../manifests/webhook/webhooks.yaml")
 	if len(docs) != 2 {

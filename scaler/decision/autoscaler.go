@@ -25,6 +25,9 @@ type Autoscaler struct {
 	// burstPeak is the largest recommendation since burst mode began (Knative's maxPanicPods).
 	burstPeak int32
 
+	// capacity is what each latency metric learned of the target (evaluation.driving).
+	capacity map[string]*capacity
+
 	// cpuInit and readinessDelay override HPA's --horizontal-pod-autoscaler-cpu-initialization-period
 	// and --horizontal-pod-autoscaler-initial-readiness-delay (5 min, 30 s) when positive;
 	// the ported HPA tests use theirs (2 min, 10 s).
@@ -75,8 +78,11 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		a.recommendations = []timestampedRecommendation{{cur, now}}
 	}
 
+	if a.capacity == nil {
+		a.capacity = map[string]*capacity{}
+	}
 	e := evaluator{
-		in: in, win: &in.Stable, now: now, cur: cur,
+		in: in, win: &in.Stable, now: now, cur: cur, capacities: a.capacity, learn: true,
 		tol:                           tolerancesOf(spec),
 		ready:                         readyPods(in.Pods),
 		cpuInitializationPeriod:       a.cpuInitializationPeriod(),
@@ -170,7 +176,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		}
 		stableCapped := evidenced(&in.Stable)
 		se := e
-		se.win = &stableCapped
+		se.win, se.learn = &stableCapped, false
 		ev := new(evaluation)
 		for i := range spec.Metrics {
 			if m := &spec.Metrics[i]; isAgentMetric(m) {
@@ -293,7 +299,7 @@ func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
 // false when no metric gave one.
 func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, win *Window, stable *evaluator) (rec int32, driving evaluation, ok bool) {
 	e := *stable
-	e.win = win
+	e.win, e.learn = win, false
 	ev := new(evaluation) // one for all metrics: evaluate's argument lives on the heap
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
 // latencyMetric is a percentile of the window's merged latency (or time-to-first-byte) sketch
-// against its target, by HPA's object-metric rule: the ratio times the ready pods.
+// against its target. It sizes the target from demand ÷ the capacity per replica it learned
+// (see capacity), with the percentile as the guard: no scale-down while it is over target.
+// Until it has learned anything it is HPA's object-metric rule: the ratio times the ready pods.
 type latencyMetric struct{}
 
 func init() { registerMetricType(v1alpha1.LatencyMetricType, latencyMetric{}) }
@@ -57,6 +61,90 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 		return
 	}
 	ev.ratio = v / target
-	ev.replicas = objectReplicas(e.cur, ev.ratio, e.ready, e.tol)
-	ev.demand = ceilReplicas(ev.ratio * float64(e.ready))
+	done, growth, n := e.served()
+	c := e.capacityOf(ev.driving)
+	if c != nil && e.learn && n > 0 {
+		c.observe(done/float64(n), v, target, e.steady())
+	}
+	var per float64
+	if c != nil {
+		per = c.perReplica(target)
+	}
+	if per == 0 {
+		// Nothing learned yet (no traffic served within target): HPA's object-metric rule,
+		// except that pods still starting are the answer already given to this latency.
+		ev.replicas = objectReplicas(e.cur, ev.ratio, e.ready, e.tol)
+		ev.demand = ceilReplicas(ev.ratio * float64(e.ready))
+		if e.ready < int(e.cur) {
+			ev.replicas, ev.demand = min(ev.replicas, e.cur), min(ev.demand, e.cur)
+		}
+		return
+	}
+	// Size from demand ÷ capacity; starting pods are part of e.cur, so they count as the
+	// capacity they will be once Ready and a slow start asks for nothing twice.
+	rate := done + growth
+	want := rate / per
+	ev.demand = ceilReplicas(want)
+	ev.replicas = ev.demand
+	if e.cur > 0 && e.tol.within(want/float64(e.cur)) {
+		ev.replicas = e.cur
+	}
+	if v > target && ev.replicas < e.cur {
+		// The guard: no scale-down while the percentile is over target.
+		ev.replicas = e.cur
+	}
+	ev.current += fmt.Sprintf(" (demand %s/s ÷ %s/s per replica)", formatFloat(rate), formatFloat(per))
+}
+
+// served returns what the ready pods with data served over e's window: completions per
+// second, the growth per second of what they hold in flight from the stable to the burst
+// window (a backlog building up is demand not yet served), and how many they are.
+func (e *evaluator) served() (done, growth float64, n int) {
+	var stable, burst float64
+	for i := range e.in.Pods {
+		p := &e.in.Pods[i]
+		st, has := e.win.Pods[p.Name]
+		if e.classify(p, has, readyCondition, ResourceUsage{}) != podReady {
+			continue
+		}
+		done += st.RequestRate
+		n++
+		stable += e.in.Stable.Pods[p.Name].InFlight
+		burst += e.in.Burst.Pods[p.Name].InFlight
+	}
+	// The burst window's average stands half a burst window before now, the stable one's
+	// half a stable window.
+	if span := (e.in.Stable.Window - e.in.Burst.Window).Seconds() / 2; span > 0 && burst > stable {
+		growth = (burst - stable) / span
+	}
+	return done, growth, n
+}
+
+// steady reports whether every pod of the target has been Ready for the whole window.
+func (e *evaluator) steady() bool {
+	if e.ready != int(e.cur) {
+		return false
+	}
+	since := e.now.Add(-e.win.Window)
+	for i := range e.in.Pods {
+		p := &e.in.Pods[i]
+		if p.Ready == corev1.ConditionTrue && p.ReadyTransition.After(since) {
+			return false
+		}
+	}
+	return true
+}
+
+// capacityOf returns what the latency metric named key learned, creating it when this
+// evaluation learns; nil when the evaluator keeps no capacities.
+func (e *evaluator) capacityOf(key string) *capacity {
+	if e.capacities == nil {
+		return nil
+	}
+	c := e.capacities[key]
+	if c == nil && e.learn {
+		c = &capacity{}
+		e.capacities[key] = c
+	}
+	return c
 }

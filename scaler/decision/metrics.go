@@ -76,6 +76,11 @@ type evaluator struct {
 	ready int // Running, Ready and not terminating: HPA's getReadyPodsCount
 
 	cpuInitializationPeriod, delayOfInitialReadinessStatus time.Duration
+
+	// capacities are the Autoscaler's, by latency metric (evaluation.driving); learn is
+	// true for the one evaluation per tick that updates them, the stable window's.
+	capacities map[string]*capacity
+	learn      bool
 }
 
 var errNoPods = errors.New("no pods returned by selector while calculating replica count")

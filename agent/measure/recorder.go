@@ -69,6 +69,7 @@ type Recorder struct {
 
 	duration [numClasses]prometheus.Observer
 	ttfb     prometheus.Observer
+	rejected prometheus.Counter
 }
 
 // generation holds the counts of one interval. Writers record into the current one; Collect
@@ -78,11 +79,12 @@ type generation struct {
 }
 
 type shard struct {
-	writers atomic.Int64
-	classes [numClasses]atomic.Uint64
-	latency hist
-	ttfb    hist
-	_       [64]byte // keeps the hot counters of neighbouring shards off one cache line
+	writers  atomic.Int64
+	classes  [numClasses]atomic.Uint64
+	rejected atomic.Uint64
+	latency  hist
+	ttfb     hist
+	_        [64]byte // keeps the hot counters of neighbouring shards off one cache line
 }
 
 type hist struct {
@@ -130,8 +132,12 @@ func New(clk clock.PassiveClock, reg prometheus.Registerer) *Recorder {
 		r.duration[c] = duration.WithLabelValues(c.String())
 	}
 	r.ttfb = ttfb
+	r.rejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "inferscale", Subsystem: "agent", Name: "rejected_requests_total",
+		Help: "Requests the agent answered 503 itself because its queue was full.",
+	})
 	if reg != nil {
-		reg.MustRegister(duration, ttfb,
+		reg.MustRegister(duration, ttfb, r.rejected,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Namespace: "inferscale", Subsystem: "agent", Name: "requests_in_flight",
 				Help: "Requests accepted and not finished, including queued ones.",
@@ -178,6 +184,27 @@ func (r *Recorder) Done(c Class, latency time.Duration, firstByte time.Duration,
 	if gotFirstByte {
 		r.ttfb.Observe(firstByte.Seconds())
 	}
+}
+
+// Reject records a request the agent refused itself (its queue was full). It counts in the
+// report's requests.rejected only: not as a 5xx, and in no latency sketch, since an instant
+// refusal says nothing of the model's latency and would lower the percentiles exactly when
+// the model is overloaded.
+func (r *Recorder) Reject() {
+	s := rand.Uint32() & r.shardMask
+	for {
+		g := r.gen.Load()
+		sh := &g.shards[s]
+		sh.writers.Add(1)
+		if r.gen.Load() != g { // see Done
+			sh.writers.Add(-1)
+			continue
+		}
+		sh.rejected.Add(1)
+		sh.writers.Add(-1)
+		break
+	}
+	r.rejected.Inc()
 }
 
 func (h *hist) add(d time.Duration) {
@@ -233,6 +260,7 @@ func (r *Recorder) Collect(rep *reportv1.Report) {
 		rep.Requests.Status4xx += sh.classes[Class4xx].Swap(0)
 		rep.Requests.Status5xx += sh.classes[Class5xx].Swap(0)
 		rep.Requests.TransportErrors += sh.classes[ClassTransportError].Swap(0)
+		rep.Requests.Rejected += sh.rejected.Swap(0)
 		sh.latency.drainInto(&rep.Latency)
 		sh.ttfb.drainInto(&rep.TimeToFirstByte)
 	}

@@ -21,11 +21,14 @@ func TestCollectCountsAndSketches(t *testing.T) {
 	}
 	r.Done(Class5xx, 2*time.Second, 0, true)
 	r.Done(ClassTransportError, time.Millisecond, 0, false)
+	r.Reject()
+	r.Reject()
 	clk.SetTime(time.Unix(1001, 0))
 	rep := reportv1.Report{APIVersion: reportv1.APIVersion, Pod: reportv1.PodRef{Namespace: "n", Name: "p", UID: "u"}}
 	r.Collect(&rep)
 
-	if want := (reportv1.Requests{Status2xx: 100, Status5xx: 1, TransportErrors: 1}); rep.Requests != want {
+	// Rejections are counted apart: in no class and no sketch.
+	if want := (reportv1.Requests{Status2xx: 100, Status5xx: 1, TransportErrors: 1, Rejected: 2}); rep.Requests != want {
 		t.Errorf("requests %+v, want %+v", rep.Requests, want)
 	}
 	if rep.Latency.Count() != 102 || rep.TimeToFirstByte.Count() != 101 {

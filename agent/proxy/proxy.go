@@ -161,8 +161,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ReverseProxy aborts the handler with a panic when the response breaks after it
 		// started; record that, then let net/http see the panic.
 		aborted := recover()
-		ttfb, gotTTFB := rw.timeToFirstByte(end)
-		p.rec.Done(rw.class(aborted != nil, r.Context().Err() != nil), rw.latency(end), ttfb, gotTTFB)
+		if rw.rejected {
+			p.rec.Reject()
+		} else {
+			ttfb, gotTTFB := rw.timeToFirstByte(end)
+			p.rec.Done(rw.class(aborted != nil, r.Context().Err() != nil), rw.latency(end), ttfb, gotTTFB)
+		}
 		p.rec.InFlight.Down(endNS)
 		*rw = responseWriter{}
 		p.writers.Put(rw)
@@ -176,7 +180,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			rw.agentAnswered = true
 			if errors.Is(err, errQueueFull) {
-				rw.status = http.StatusServiceUnavailable
+				rw.status, rw.rejected = http.StatusServiceUnavailable, true
 				writeError(w, r, http.StatusServiceUnavailable, "agent queue full", "")
 			} else {
 				rw.status = statusClientClosed

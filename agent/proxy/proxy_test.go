@@ -420,7 +420,8 @@ func TestConcurrencyLimitQueue(t *testing.T) {
 	}
 	waitIdle(t, f)
 	rep := f.collect()
-	if rep.Requests.Status2xx != 2 || rep.Requests.Status5xx != 1 || rep.Queue.Max != 1 || rep.InFlight.Max != 3 {
+	// The refusal is unserved demand, not a 5xx, and not in the latency sketch.
+	if rep.Requests.Status2xx != 2 || rep.Requests.Status5xx != 0 || rep.Requests.Rejected != 1 || rep.Latency.Count() != 2 || rep.Queue.Max != 1 || rep.InFlight.Max != 3 {
 		t.Errorf("requests %+v queue %+v in flight %+v", rep.Requests, rep.Queue, rep.InFlight)
 	}
 }

@@ -22,6 +22,7 @@ type responseWriter struct {
 	gotFirstByte   bool
 	upgraded       bool
 	agentAnswered  bool // the agent wrote the response (queue full, model gave none)
+	rejected       bool // the agent refused it: its queue was full
 	transportError bool
 }
 

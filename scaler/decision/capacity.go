@@ -33,7 +33,8 @@ type capacity struct {
 
 // observe learns from one stable window: rate is the completions per ready replica, p the
 // percentile and target its target, in seconds; steady says that every pod of the target was
-// Ready for the whole window, so a violation cannot be a backlog left from fewer replicas.
+// Ready for the whole window and no backlog is draining, so a violation cannot be one left
+// from fewer replicas.
 func (c *capacity) observe(rate, p, target float64, steady bool) {
 	if !(rate > 0) || math.IsInf(rate, 0) {
 		return

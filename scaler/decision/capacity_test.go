@@ -89,6 +89,9 @@ func TestLatencySizesFromDemandOverCapacity(t *testing.T) {
 			// 2 pods finishing 4 req/s each, in flight up from 10 to 37 per pod between the
 			// stable and the burst window: 54 more over 27 s, 2 req/s not yet served.
 			capacity{safe: 4, safeLatency: 0.9, saturated: 5}, withGrowth(servedInput(2, 2, 4, 10, 0.5), 37), 3},
+		{"requests the agents refused are demand",
+			// 2 pods finishing 4 req/s each and refusing 2 more each: 12 req/s at 4.
+			capacity{safe: 4, safeLatency: 0.9, saturated: 5}, withRejected(servedInput(2, 2, 4, 2, 0.5), 2), 3},
 		{"nothing learned: pods still starting are the answer to the latency already",
 			// HPA's rule would ask for ceil(3 × 2) = 6.
 			capacity{}, withStarting(servedInput(4, 2, 0, 4, 3), 2), 4},
@@ -120,6 +123,17 @@ func withStarting(in *Input, n int) *Input {
 func readySince(in *Input, at time.Time) *Input {
 	for i := range in.Pods {
 		in.Pods[i].ReadyTransition = at
+	}
+	return in
+}
+
+// withRejected makes every pod's agent refuse rate requests per second in both windows.
+func withRejected(in *Input, rate float64) *Input {
+	for _, w := range []*Window{&in.Stable, &in.Burst} {
+		for name, st := range w.Pods {
+			st.RejectedRate = rate
+			w.Pods[name] = st
+		}
 	}
 	return in
 }

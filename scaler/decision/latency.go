@@ -61,10 +61,10 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 		return
 	}
 	ev.ratio = v / target
-	done, growth, n := e.served()
+	done, refused, growth, n := e.served()
 	c := e.capacityOf(ev.driving)
 	if c != nil && e.learn && n > 0 {
-		c.observe(done/float64(n), v, target, e.steady())
+		c.observe(done/float64(n), v, target, e.steady() && growth >= 0)
 	}
 	var per float64
 	if c != nil {
@@ -82,7 +82,7 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 	}
 	// Size from demand ÷ capacity; starting pods are part of e.cur, so they count as the
 	// capacity they will be once Ready and a slow start asks for nothing twice.
-	rate := done + growth
+	rate := done + refused + max(growth, 0)
 	want := rate / per
 	ev.demand = ceilReplicas(want)
 	ev.replicas = ev.demand
@@ -96,10 +96,11 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 	ev.current += fmt.Sprintf(" (demand %s/s ÷ %s/s per replica)", formatFloat(rate), formatFloat(per))
 }
 
-// served returns what the ready pods with data served over e's window: completions per
-// second, the growth per second of what they hold in flight from the stable to the burst
-// window (a backlog building up is demand not yet served), and how many they are.
-func (e *evaluator) served() (done, growth float64, n int) {
+// served returns what the ready pods with data saw over e's window: completions per second,
+// refusals per second (requests their agents rejected, queue full), the growth per second of
+// what they hold in flight from the stable to the burst window (a backlog building up is
+// demand not yet served; negative while one drains), and how many they are.
+func (e *evaluator) served() (done, refused, growth float64, n int) {
 	var stable, burst float64
 	for i := range e.in.Pods {
 		p := &e.in.Pods[i]
@@ -108,16 +109,21 @@ func (e *evaluator) served() (done, growth float64, n int) {
 			continue
 		}
 		done += st.RequestRate
+		refused += st.RejectedRate
 		n++
-		stable += e.in.Stable.Pods[p.Name].InFlight
-		burst += e.in.Burst.Pods[p.Name].InFlight
+		// Only pods that reported for the whole stable window: a pod that just joined fills
+		// its batch from new requests, which is no backlog.
+		if s := e.in.Stable.Pods[p.Name]; s.Seconds >= fullCoverage*e.in.Stable.Window.Seconds() {
+			stable += s.InFlight
+			burst += e.in.Burst.Pods[p.Name].InFlight
+		}
 	}
 	// The burst window's average stands half a burst window before now, the stable one's
 	// half a stable window.
-	if span := (e.in.Stable.Window - e.in.Burst.Window).Seconds() / 2; span > 0 && burst > stable {
+	if span := (e.in.Stable.Window - e.in.Burst.Window).Seconds() / 2; span > 0 {
 		growth = (burst - stable) / span
 	}
-	return done, growth, n
+	return done, refused, growth, n
 }
 
 // steady reports whether every pod of the target has been Ready for the whole window.
@@ -134,6 +140,10 @@ func (e *evaluator) steady() bool {
 	}
 	return true
 }
+
+// fullCoverage is the share of a window a pod's reports must cover for it to count in the
+// backlog's growth.
+const fullCoverage = 0.9
 
 // capacityOf returns what the latency metric named key learned, creating it when this
 // evaluation learns; nil when the evaluator keeps no capacities.

@@ -106,6 +106,7 @@ type bucket struct {
 	covered  float64 // seconds of report intervals that arrived in this second
 	requests uint64
 	errors   uint64
+	rejected uint64
 	inFlight float64
 	queue    float64
 	gpuUtil  float64
@@ -220,6 +221,7 @@ func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
 	b.covered += d
 	b.requests += r.Requests.Total()
 	b.errors += r.Requests.Errors()
+	b.rejected += r.Requests.Rejected
 	b.inFlight += r.InFlight.Average * d
 	b.queue += r.Queue.Average * d
 	if n := len(r.GPUs); n > 0 {
@@ -268,6 +270,10 @@ type PodStats struct {
 	Requests, Errors uint64
 	// RequestRate is Requests over Seconds: a pod that started mid-window is not diluted.
 	RequestRate float64
+	// Rejected are requests the pod's agent refused (its queue was full) in the window, in
+	// none of the counts above; RejectedRate is Rejected over Seconds.
+	Rejected     uint64
+	RejectedRate float64
 	// InFlight and Queue are time-weighted averages.
 	InFlight, Queue float64
 	// GPUUtilization and GPUMemoryUtilization are percents averaged over the pod's GPUs and
@@ -326,6 +332,7 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 			st.Seconds += b.covered
 			st.Requests += b.requests
 			st.Errors += b.errors
+			st.Rejected += b.rejected
 			inFlight += b.inFlight
 			queue += b.queue
 			gpuUtil += b.gpuUtil
@@ -345,6 +352,7 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 			continue
 		}
 		st.RequestRate = float64(st.Requests) / st.Seconds
+		st.RejectedRate = float64(st.Rejected) / st.Seconds
 		st.InFlight = inFlight / st.Seconds
 		st.Queue = queue / st.Seconds
 		if gpuSecs > 0 {

@@ -67,7 +67,9 @@ func TestWindowAveragesAndRates(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i >= 50 {
-			if err := s.Record(key, Pod{"b", "ub"}, report(30, 1, 6)); err != nil {
+			rb := report(30, 1, 6)
+			rb.Requests.Rejected = 5 // its queue is full: refused, in no sketch
+			if err := s.Record(key, Pod{"b", "ub"}, rb); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -94,6 +96,8 @@ func TestWindowAveragesAndRates(t *testing.T) {
 		{"b.Seconds", b.Seconds, 10},
 		{"b.RequestRate", b.RequestRate, 30},
 		{"b.InFlight", b.InFlight, 6},
+		{"b.RejectedRate", b.RejectedRate, 5},
+		{"a.RejectedRate", a.RejectedRate, 0},
 	}
 	for _, c := range checks {
 		if math.Abs(c.got-c.want) > 1e-9 {

@@ -18,8 +18,10 @@
 //	                                                      // namespace, name, uid required
 //	  "interval": {"start": "2026-11-23T10:00:00Z", "end": "2026-11-23T10:00:01Z"},
 //	                                                      // RFC 3339, end after start
-//	  "requests": {"2xx": 40, "3xx": 0, "4xx": 1, "5xx": 0, "transportErrors": 1},
-//	                                                      // requests finished in the interval
+//	  "requests": {"2xx": 40, "3xx": 0, "4xx": 1, "5xx": 0, "transportErrors": 1,
+//	               "rejected": 3},                        // requests finished in the interval;
+//	                                                      // rejected: refused by the agent's full
+//	                                                      // queue, in no other count or sketch
 //	  "latency":         {"count": 42, "sum": 8.4, "zeroCount": 0,
 //	                      "spans": [{"index": -92, "counts": [3, 0, 5, 34]}]},
 //	  "timeToFirstByte": {"count": 41, "sum": 1.2, "spans": [...]},

@@ -107,6 +107,11 @@ type Requests struct {
 	// TransportErrors are requests that got no response from the model (connection refused
 	// or reset, timeout); the agent answered them itself with 502/503/504.
 	TransportErrors uint64 `json:"transportErrors"`
+	// Rejected are requests the agent refused itself without forwarding them: its queue was
+	// full (503 with Retry-After). They are in no other count, in neither sketch (they say
+	// nothing of the model's latency) and not in Total: they are demand the pod did not
+	// serve. Agents that predate the field send none, which reads as 0.
+	Rejected uint64 `json:"rejected,omitempty"`
 }
 
 // Total is the number of finished requests.
@@ -224,6 +229,8 @@ func (r *Report) Validate() error {
 	}
 	if limit := MaxRequestsPerSecond * max(r.Interval.Duration().Seconds(), 1); float64(total) > limit {
 		return fe("requests", "%d requests in %s is more than %g per second", total, r.Interval.Duration(), float64(MaxRequestsPerSecond))
+	} else if float64(r.Requests.Rejected) > limit {
+		return fe("requests.rejected", "%d requests in %s is more than %g per second", r.Requests.Rejected, r.Interval.Duration(), float64(MaxRequestsPerSecond))
 	}
 	for _, sk := range []struct {
 		name string

@@ -17,7 +17,7 @@ func validReport() *Report {
 		APIVersion: APIVersion,
 		Pod:        PodRef{Namespace: "ai", Name: "llama-0", UID: "0b7c", Node: "gpu-3"},
 		Interval:   Interval{Start: start, End: start.Add(time.Second)},
-		Requests:   Requests{Status2xx: 3, Status5xx: 1, TransportErrors: 1},
+		Requests:   Requests{Status2xx: 3, Status5xx: 1, TransportErrors: 1, Rejected: 7},
 		InFlight:   Gauge{Average: 2.5, Max: 4},
 		Queue:      Gauge{Average: 0.5, Max: 1},
 		ModelMetrics: map[string]float64{
@@ -56,9 +56,9 @@ func TestReportRoundTrip(t *testing.T) {
 
 func TestReportAbsentFieldsOmitted(t *testing.T) {
 	r := validReport()
-	r.ModelMetrics, r.GPUs, r.DroppedReports = nil, nil, 0
+	r.ModelMetrics, r.GPUs, r.DroppedReports, r.Requests.Rejected = nil, nil, 0, 0
 	b, _ := json.Marshal(r)
-	for _, k := range []string{"modelMetrics", "gpus", "droppedReports"} {
+	for _, k := range []string{"modelMetrics", "gpus", "droppedReports", "rejected"} {
 		if bytes.Contains(b, []byte(`"`+k+`"`)) {
 			t.Errorf("%s present in %s", k, b)
 		}
@@ -68,6 +68,24 @@ func TestReportAbsentFieldsOmitted(t *testing.T) {
 	b, _ = json.Marshal(r)
 	if bytes.Contains(b, []byte("powerWatts")) {
 		t.Errorf("absent power encoded: %s", b)
+	}
+}
+
+// A report of an agent that predates requests.rejected decodes with none: the count is not
+// part of the latency count's check, so old and new agents and scalers mix.
+func TestRejectedIsOptional(t *testing.T) {
+	r := validReport()
+	r.Requests.Rejected = 0
+	var buf bytes.Buffer
+	if err := Encode(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Decode(&buf)
+	if err != nil || out.Requests.Rejected != 0 {
+		t.Fatalf("decode without rejected: %v, %+v", err, out)
+	}
+	if r := validReport(); r.Requests.Total() != 5 {
+		t.Errorf("Total = %d, want 5: rejections are not finished requests", r.Requests.Total())
 	}
 }
 
@@ -101,6 +119,7 @@ func TestValidateNamesField(t *testing.T) {
 			r.Latency.AddZero(MaxRequestsPerSecond + 1)
 			r.TimeToFirstByte = Sketch{}
 		}},
+		{"requests.rejected", func(r *Report) { r.Requests.Rejected = MaxRequestsPerSecond + 1 }},
 		// Counters that wrap around to the latency count when summed.
 		{"requests", func(r *Report) { r.Requests = Requests{Status2xx: math.MaxUint64, Status4xx: 6} }},
 		{"inFlight.max", func(r *Report) { r.InFlight = Gauge{Average: 1e6, Max: 1.7e308} }},

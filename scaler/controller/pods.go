@@ -51,6 +51,7 @@ func (c *Controller) targetPods(ctx context.Context, k target.Key, selector stri
 func decisionPod(p *corev1.Pod) decision.Pod {
 	d := decision.Pod{
 		Name:        p.Name,
+		Created:     p.CreationTimestamp.Time,
 		Phase:       p.Status.Phase,
 		Terminating: p.DeletionTimestamp != nil,
 		Requests:    requests(p),

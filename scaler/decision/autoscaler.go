@@ -20,6 +20,9 @@ type Autoscaler struct {
 	// a.scaleUpEvents / a.scaleDownEvents).
 	scaleUpEvents, scaleDownEvents []scaleEvent
 
+	// lastScaleUp is when the caller last scaled up (Scaled); zero before the first.
+	lastScaleUp time.Time
+
 	// burstLast is the last tick the burst threshold was crossed; zero outside burst mode.
 	burstLast time.Time
 	// burstPeak is the largest recommendation since burst mode began (Knative's maxPanicPods).
@@ -51,6 +54,7 @@ func (a *Autoscaler) Scaled(from, to int32, now time.Time) {
 	switch {
 	case to > from:
 		a.scaleUpEvents = append(a.scaleUpEvents, scaleEvent{to - from, now})
+		a.lastScaleUp = now
 	case to < from:
 		a.scaleDownEvents = append(a.scaleDownEvents, scaleEvent{from - to, now})
 	}
@@ -262,11 +266,11 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	}
 	d.DesiredReplicas = l.replicas
 
-	// More pods would not be scheduled either while some are not.
+	// More pods would not be scheduled either while those just asked for are not.
 	if d.DesiredReplicas > cur {
-		if p := unschedulable(in.Pods); p != "" {
+		if p, until := a.unschedulable(in.Pods, now); p != "" {
 			c.set(v1alpha1.AbleToScale, metav1.ConditionFalse, v1alpha1.ReasonPodsUnschedulable,
-				fmt.Sprintf("pod %s is unschedulable; no scale-up until it is scheduled", p))
+				fmt.Sprintf("pod %s of the last scale-up is unschedulable; no scale-up until it is scheduled or %s", p, until.UTC().Format(time.RFC3339)))
 			d.DesiredReplicas = cur
 			d.Hold = true
 			l.note = fmt.Sprintf("scale-up to %d held: pod %s is unschedulable", l.replicas, p)
@@ -385,16 +389,6 @@ func readyPods(pods []Pod) int {
 		}
 	}
 	return n
-}
-
-// unschedulable returns the name of an unschedulable pod of the target, or "".
-func unschedulable(pods []Pod) string {
-	for i := range pods {
-		if pods[i].Unschedulable && !pods[i].Terminating {
-			return pods[i].Name
-		}
-	}
-	return ""
 }
 
 func (a *Autoscaler) cpuInitializationPeriod() time.Duration {

@@ -42,9 +42,27 @@
 // QueueDepth is the agents' in-flight gauge, which already counts requests waiting in the
 // agent's queue. GPU and Resource nvidia.com/gpu read the NVML utilization the agents report.
 //
-// Latency is HPA's object-metric rule (getUsageRatioReplicaCount): the percentile of the
-// window's merged sketch over the target, times the ready pods. It needs at least minRequests
-// requests in the window; with fewer it abstains (recommends nothing and blocks nothing: a
+// Latency is the guard, not the sizer: latency is flat until a replica saturates and then
+// explodes, so percentile ÷ target × replicas asks for a fraction of the pods far below target
+// and for maxReplicas above it. Each latency metric learns its target's capacity per ready
+// replica online (capacity.go): the highest completion rate per replica seen with the
+// percentile within target (safe), and the lowest seen over target in a steady window, every
+// pod Ready throughout and no backlog draining (saturated). It plans one replica for 0.8 ×
+// saturated (never below safe), or, before any saturation, for safe × min(1.5, target ÷ the
+// percentile then), which lets an over-provisioned target come down. It recommends demand ÷
+// that rate, demand being the ready pods' completions, the requests their agents refused
+// (queue full) and the growth of what they hold in flight from the stable to the burst window
+// (Little's law: a backlog building up is demand not yet served); within the scale-up or
+// scale-down tolerance of the current count it holds, and while the percentile is over target
+// it never recommends fewer than the current count. The recommendation is a count, not a
+// multiple of the ready pods, so pods still starting are capacity coming: a slow start asks
+// for nothing twice. A violation at a rate once proven safe in a steady window means heavier
+// requests and restarts the learning from that rate. The capacities live in the Autoscaler
+// (lost on a restart or failover, relearned from the next windows). Until anything is learned
+// (no request served within target yet) it is HPA's object-metric rule
+// (getUsageRatioReplicaCount), the percentile over the target times the ready pods, held at the
+// current count while pods are starting. It needs at least minRequests requests in the window;
+// with fewer it abstains (recommends nothing and blocks nothing: a
 // trickle of traffic is a valid observation that says nothing about capacity, and treating it
 // as invalid would forbid an idle target ever to scale down). With no pod reporting at all, or
 // no ready pod, it is invalid like any metric without data. Latency never pulls the count
@@ -66,9 +84,10 @@
 // the load last changed, and if it had just dropped, the old leader would also have needed
 // its window to slide past the drop and then a scale-down window. A target scaled to zero by
 // hand is left alone (ScalingActive=False ScalingDisabled). An HPA on the same target stops
-// all scaling (AbleToScale=False HorizontalPodAutoscalerConflict). While a pod of the target
-// is unschedulable no scale-up happens (AbleToScale=False PodsUnschedulable); scale-downs
-// still do.
+// all scaling (AbleToScale=False HorizontalPodAutoscalerConflict). While a pod created by the
+// last scale-up is unschedulable, for at most 5 minutes after its creation, no scale-up happens
+// (AbleToScale=False PodsUnschedulable, saying until when); pods of older scale-ups never
+// hold, so one pod stuck since long ago does not freeze the target; scale-downs still do.
 //
 // # Burst mode (Knative's panic mode)
 //

@@ -77,9 +77,12 @@ type Pod struct {
 	// Terminating is true once the pod has a deletionTimestamp; such pods are ignored.
 	Terminating bool
 	// Unschedulable is true while the pod's PodScheduled condition is False with reason
-	// Unschedulable. While any pod of the target is, no further scale-up happens: more pods
-	// would not get scheduled either.
+	// Unschedulable. While a pod created by the last scale-up is, for at most 5 minutes after
+	// its creation, no further scale-up happens: more pods would not get scheduled either.
 	Unschedulable bool
+	// Created is metadata.creationTimestamp; zero when unknown (such a pod counts as one of
+	// the last scale-up, created now).
+	Created time.Time
 	// Requests are the pod's resource requests in milli-units, computed as HPA's
 	// calculateRequests does with no container named: the pod-level request when the pod
 	// sets one, else the sum over its containers and restartable init containers (native

@@ -51,6 +51,8 @@ type cached struct {
 
 // New returns a Resolver reading from reader (the manager's cached client). Results are
 // remembered per pod UID for ttl: an owner chain does not change, but a policy may be created.
+// The pod itself is read on every call, so a deleted pod is refused as soon as the watch
+// delivers its deletion.
 func New(reader client.Reader, clk clock.PassiveClock, ttl time.Duration) *Resolver {
 	return &Resolver{reader: reader, clock: clk, ttl: ttl, selectors: map[target.Key]labels.Selector{}, cache: map[types.UID]cached{}}
 }
@@ -70,14 +72,9 @@ func (r *Resolver) SetSelector(k target.Key, sel labels.Selector) {
 
 // Resolve returns the target that scales pod namespace/name with the given UID.
 func (r *Resolver) Resolve(ctx context.Context, namespace, name, uid string) (target.Key, error) {
-	now := r.clock.Now()
-	r.mu.Lock()
-	c, ok := r.cache[types.UID(uid)]
-	r.mu.Unlock()
-	if ok && now.Before(c.expires) {
-		return c.key, nil
-	}
-
+	// The pod is looked up on every report, before the remembered result: the informer's
+	// watch drops a deleted pod at once, and its token (valid until it expires) must not keep
+	// reporting for it for a TTL.
 	var pod corev1.Pod
 	if err := r.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &pod); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -87,6 +84,13 @@ func (r *Resolver) Resolve(ctx context.Context, namespace, name, uid string) (ta
 	}
 	if string(pod.UID) != uid {
 		return target.Key{}, fmt.Errorf("%w: %s/%s has uid %s, not %s", ErrPodNotFound, namespace, name, pod.UID, uid)
+	}
+	now := r.clock.Now()
+	r.mu.Lock()
+	c, ok := r.cache[types.UID(uid)]
+	r.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.key, nil
 	}
 	key, err := r.resolve(ctx, &pod)
 	if err != nil {

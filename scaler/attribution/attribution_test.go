@@ -186,3 +186,21 @@ func TestResultCachedForTTL(t *testing.T) {
 		t.Errorf("after the TTL with the policy deleted: got %v, want ErrNotScaled", err)
 	}
 }
+
+// A deleted pod's reports stop as soon as the API server's view drops it, not after the TTL:
+// its bound token stays valid (and cached) until it expires.
+func TestDeletedPodRefusedAtOnce(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Unix(0, 0))
+	p := pod("web-0", owner("apps/v1", "StatefulSet", "web"), nil)
+	r, c := newResolver(t, clk, policy("web", "apps/v1", "StatefulSet", "web"),
+		&appsv1.StatefulSet{ObjectMeta: objMeta("web", "StatefulSet", nil)}, p)
+	if _, err := r.Resolve(context.Background(), ns, "web-0", "Pod-web-0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Resolve(context.Background(), ns, "web-0", "Pod-web-0"); !errors.Is(err, ErrPodNotFound) {
+		t.Errorf("right after deletion, within the TTL: got %v, want ErrPodNotFound", err)
+	}
+}

@@ -40,10 +40,10 @@ type AutoscalingPolicyList struct {
 	Items           []AutoscalingPolicy `json:"items"`
 }
 
-// AutoscalingPolicySpec is a superset of the HPA autoscaling/v2 spec: an HPA
-// works by changing its apiVersion and kind (scaleTargetRef and the Resource,
-// Pods, Object and External metrics are HPA's; ContainerResource is not
-// supported). A MatrixInfer AutoscalingPolicy works by changing its apiVersion.
+// AutoscalingPolicySpec is the HPA autoscaling/v2 spec plus inference metrics:
+// an HPA works by changing its apiVersion and kind (scaleTargetRef and the
+// Resource, Pods, Object and External metrics are HPA's; ContainerResource is
+// not supported). A MatrixInfer AutoscalingPolicy works by changing its apiVersion.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",message="minReplicas must not exceed maxReplicas",fieldPath=".minReplicas"
 // +kubebuilder:validation:XValidation:rule="has(self.targetRef) || has(self.scaleTargetRef)",message="targetRef (or its HPA name, scaleTargetRef) is required"

@@ -37,24 +37,28 @@ func usesMetricsAPI(spec *v1alpha1.AutoscalingPolicySpec) bool {
 // an Object metric of a Namespace is the policy's own, whatever name it gives, so a policy
 // reads no other namespace's metrics through the scaler. A failure is the metric's error, and
 // counted; the other metrics still decide.
-func (c *Controller) metricsAPI(policy, namespace string, sel labels.Selector, spec *v1alpha1.AutoscalingPolicySpec) []decision.APIMetric {
-	out := make([]decision.APIMetric, len(spec.Metrics))
+func (c *Controller) metricsAPI(policy, namespace string, sel labels.Selector, spec *v1alpha1.AutoscalingPolicySpec) map[string]decision.APIMetric {
+	out := map[string]decision.APIMetric{}
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]
-		var stage string
-		switch {
-		case m.Pods != nil:
-			stage, out[i] = "custom_metrics", c.podsMetric(namespace, sel, m.Pods)
-		case m.Object != nil:
-			stage, out[i] = "custom_metrics", c.objectMetric(namespace, m.Object)
-		case m.External != nil:
-			stage, out[i] = "external_metrics", c.externalMetric(namespace, m.External)
-		default:
+		key := decision.MetricsAPIKey(m)
+		if _, done := out[key]; done || key == "" {
 			continue
 		}
-		if out[i].Err != nil {
+		var got decision.APIMetric
+		stage := "custom_metrics"
+		switch {
+		case m.Pods != nil:
+			got = c.podsMetric(namespace, sel, m.Pods)
+		case m.Object != nil:
+			got = c.objectMetric(namespace, m.Object)
+		default:
+			stage, got = "external_metrics", c.externalMetric(namespace, m.External)
+		}
+		if got.Err != nil {
 			c.opts.Metrics.errors.WithLabelValues(policy, stage).Inc()
 		}
+		out[key] = got
 	}
 	return out
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/scaler/decision"
 )
 
 // metricsCall is one request the stubs below received.
@@ -101,10 +102,10 @@ func TestPodsMetricIsReadLikeHPA(t *testing.T) {
 			Metric: v1alpha1.MetricIdentifier{Name: "packets-per-second", Selector: queueSel}, Target: averageOf30}},
 	}}
 	got := metricsAPIController(s).metricsAPI("ns/p", ns, labels.SelectorFromSet(labels.Set{"app": "llama"}), spec)
-	if len(got) != 2 || got[0].Err != nil || got[0].Pods != nil {
-		t.Fatalf("want an unused entry for the QueueDepth metric, got %+v", got)
+	if len(got) != 1 {
+		t.Fatalf("want one entry, for the Pods metric alone, got %+v", got)
 	}
-	pods := got[1]
+	pods := got[decision.MetricsAPIKey(&spec.Metrics[1])]
 	if pods.Err != nil {
 		t.Fatal(pods.Err)
 	}
@@ -127,9 +128,10 @@ func TestObjectMetricStaysInThePolicysNamespace(t *testing.T) {
 		}}}}
 	}
 	c := metricsAPIController(s)
-	got := c.metricsAPI("ns/p", ns, nil, object("networking.k8s.io/v1", "Ingress", "main-route"))
-	if got[0].Err != nil || got[0].Value != 12_000_000 {
-		t.Fatalf("object metric = %+v, want 12k in milli-units", got[0])
+	spec := object("networking.k8s.io/v1", "Ingress", "main-route")
+	got := c.metricsAPI("ns/p", ns, nil, spec)[decision.MetricsAPIKey(&spec.Metrics[0])]
+	if got.Err != nil || got.Value != 12_000_000 {
+		t.Fatalf("object metric = %+v, want 12k in milli-units", got)
 	}
 	// HPA's rule: a Namespace object is the policy's own namespace, whatever name is written.
 	c.metricsAPI("ns/p", ns, nil, object("v1", "Namespace", "kube-system"))
@@ -143,9 +145,12 @@ func TestObjectMetricStaysInThePolicysNamespace(t *testing.T) {
 }
 
 func TestExternalMetricSumsItsSeries(t *testing.T) {
-	external := &v1alpha1.AutoscalingPolicySpec{Metrics: []v1alpha1.MetricSpec{{Type: v1alpha1.ExternalMetricType, External: &v1alpha1.ExternalMetricSource{
+	m := v1alpha1.MetricSpec{Type: v1alpha1.ExternalMetricType, External: &v1alpha1.ExternalMetricSource{
 		Metric: v1alpha1.MetricIdentifier{Name: "queue_messages_ready", Selector: queueSel}, Target: averageOf30,
-	}}}}
+	}}
+	// Twice the same query: asked once.
+	external := &v1alpha1.AutoscalingPolicySpec{Metrics: []v1alpha1.MetricSpec{m, m}}
+	key := decision.MetricsAPIKey(&m)
 	series := func(values ...string) *emv1beta1.ExternalMetricValueList {
 		l := &emv1beta1.ExternalMetricValueList{}
 		for i, v := range values {
@@ -155,7 +160,7 @@ func TestExternalMetricSumsItsSeries(t *testing.T) {
 	}
 	s := &stubMetrics{external: series("30", "12500m")}
 	c := metricsAPIController(s)
-	got := c.metricsAPI("ns/p", ns, nil, external)[0]
+	got := c.metricsAPI("ns/p", ns, nil, external)[key]
 	if got.Err != nil || got.Value != 42_500 || !got.Timestamp.Equal(ts0.Time) {
 		t.Fatalf("external metric = %+v, want the sum 42500m at the first series' timestamp", got)
 	}
@@ -165,16 +170,16 @@ func TestExternalMetricSumsItsSeries(t *testing.T) {
 
 	huge := resource.NewMilliQuantity(math.MaxInt64/2+1, resource.DecimalSI).String()
 	s.external = series(huge, huge)
-	if got := c.metricsAPI("ns/p", ns, nil, external)[0]; got.Value != math.MaxInt64 {
+	if got := c.metricsAPI("ns/p", ns, nil, external)[key]; got.Value != math.MaxInt64 {
 		t.Errorf("sum past MaxInt64 = %d, want it saturated", got.Value)
 	}
 
 	s.external = series()
-	if got := c.metricsAPI("ns/p", ns, nil, external)[0]; got.Err == nil || !strings.Contains(got.Err.Error(), "no metrics returned from external metrics API") {
+	if got := c.metricsAPI("ns/p", ns, nil, external)[key]; got.Err == nil || !strings.Contains(got.Err.Error(), "no metrics returned from external metrics API") {
 		t.Errorf("empty answer: err = %v", got.Err)
 	}
 	s.err = errors.New(`the server could not find the requested resource (get queue_messages_ready.external.metrics.k8s.io)`)
-	got = c.metricsAPI("ns/p", ns, nil, external)[0]
+	got = c.metricsAPI("ns/p", ns, nil, external)[key]
 	if got.Err == nil || !strings.Contains(got.Err.Error(), "unable to get external metric "+ns+"/queue_messages_ready/queue=worker_tasks: unable to fetch metrics from external metrics API: the server could not find") {
 		t.Errorf("failed request: err = %v", got.Err)
 	}
@@ -193,8 +198,9 @@ func TestMetricsAPIWithoutClientsIsAnError(t *testing.T) {
 		{Type: v1alpha1.PodsMetricType, Pods: &v1alpha1.PodsMetricSource{Metric: v1alpha1.MetricIdentifier{Name: "qps"}, Target: averageOf30}},
 		{Type: v1alpha1.ExternalMetricType, External: &v1alpha1.ExternalMetricSource{Metric: v1alpha1.MetricIdentifier{Name: "qps"}, Target: averageOf30}},
 	}}
-	for i, got := range c.metricsAPI("ns/p", ns, nil, spec) {
-		if got.Err == nil {
+	got := c.metricsAPI("ns/p", ns, nil, spec)
+	for i := range spec.Metrics {
+		if got[decision.MetricsAPIKey(&spec.Metrics[i])].Err == nil {
 			t.Errorf("metric %d: no error without a client", i)
 		}
 	}

@@ -5,6 +5,7 @@ package decision
 // named "<upstream test>/<upstream case>".
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
@@ -102,6 +104,16 @@ func (f *calcScenario) usage(perPod int64) map[string]ResourceUsage {
 		u[name] = ResourceUsage{Value: perPod * l, Window: time.Minute}
 	}
 	return u
+}
+
+// podValues is what custom.metrics.k8s.io returns for a Pods metric of the scenario: levels
+// as milli-values, by pod name.
+func (f *calcScenario) podValues() map[string]int64 {
+	v := make(map[string]int64, len(f.levels))
+	for i, l := range f.levels {
+		v[fmt.Sprintf("test-pod-%d", i)] = l
+	}
+	return v
 }
 
 func testEvaluator(in *Input, tol tolerances) *evaluator {
@@ -294,9 +306,9 @@ func TestReplicaCalcComputedToleranceAlgImplementation(t *testing.T) {
 	})
 }
 
-// TestReplicaCalcPodMetric ports upstream's per-pod custom metric cases through a memory
-// AverageValue target: the same calcPlainMetricReplicas, and memory, like a custom metric,
-// counts a running pod as ready whatever its Ready condition.
+// TestReplicaCalcPodMetric ports upstream's Pods metric cases (GetMetricReplicas), through
+// the Pods metric type and through a memory AverageValue target, which HPA computes the same
+// way (calcPlainMetricReplicas, a running pod with data counts whatever its Ready condition).
 func TestReplicaCalcPodMetric(t *testing.T) {
 	T, F := corev1.ConditionTrue, corev1.ConditionFalse
 	run := corev1.PodRunning
@@ -326,46 +338,54 @@ func TestReplicaCalcPodMetric(t *testing.T) {
 			fixture: calcScenario{current: 2, phase: []corev1.PodPhase{run, run, run}, levels: []int64{10000, 10000}}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			m := v1alpha1.MetricSpec{Type: v1alpha1.ResourceMetricType, Resource: &v1alpha1.ResourceMetricSource{
-				Name: corev1.ResourceMemory,
-				Target: v1alpha1.MetricTarget{Type: v1alpha1.AverageValueMetricType,
-					AverageValue: resource.NewMilliQuantity(tc.target, resource.DecimalSI)},
-			}}
-			in := &Input{
-				CurrentReplicas: tc.fixture.current,
-				Pods:            tc.fixture.pods(),
-				Resources:       map[corev1.ResourceName]map[string]ResourceUsage{corev1.ResourceMemory: tc.fixture.usage(1)},
-			}
-			tol := defaultTolerances()
-			if tc.tolerances != nil {
-				tol = *tc.tolerances
-			}
+		tol := defaultTolerances()
+		if tc.tolerances != nil {
+			tol = *tc.tolerances
+		}
+		check := func(t *testing.T, in *Input, m *v1alpha1.MetricSpec, wantUsage string) {
+			t.Helper()
 			var ev evaluation
-			testEvaluator(in, tol).evaluate(&m, &ev)
+			testEvaluator(in, tol).evaluate(m, &ev)
 			if ev.err != nil {
 				t.Fatalf("unexpected error: %v", ev.err)
 			}
 			if ev.replicas != tc.wantReplicas {
 				t.Errorf("replicas = %d, want %d", ev.replicas, tc.wantReplicas)
 			}
-			if want := quantity(corev1.ResourceMemory, tc.wantUsage); ev.status.Current != want {
-				t.Errorf("usage = %s, want %s", ev.status.Current, want)
+			if ev.status.Current != wantUsage {
+				t.Errorf("usage = %s, want %s", ev.status.Current, wantUsage)
 			}
+		}
+		t.Run(tc.name+"/Pods", func(t *testing.T) {
+			m := podsSpec("qps", tc.target)
+			in := &Input{CurrentReplicas: tc.fixture.current, Pods: tc.fixture.pods(),
+				MetricsAPI: map[string]APIMetric{MetricsAPIKey(&m): {Pods: tc.fixture.podValues()}}}
+			check(t, in, &m, milliQuantity(tc.wantUsage))
+		})
+		t.Run(tc.name+"/Resource memory AverageValue", func(t *testing.T) {
+			m := v1alpha1.MetricSpec{Type: v1alpha1.ResourceMetricType, Resource: &v1alpha1.ResourceMetricSource{
+				Name: corev1.ResourceMemory,
+				Target: v1alpha1.MetricTarget{Type: v1alpha1.AverageValueMetricType,
+					AverageValue: resource.NewMilliQuantity(tc.target, resource.DecimalSI)},
+			}}
+			in := &Input{CurrentReplicas: tc.fixture.current, Pods: tc.fixture.pods(),
+				Resources: map[corev1.ResourceName]map[string]ResourceUsage{corev1.ResourceMemory: tc.fixture.usage(1)}}
+			check(t, in, &m, quantity(corev1.ResourceMemory, tc.wantUsage))
 		})
 	}
 }
 
-// TestReplicaCalcObjectMetric ports upstream's object metric cases to objectReplicas, the
-// rule of the Latency metric.
+// TestReplicaCalcObjectMetric ports upstream's object metric cases (GetObjectMetricReplicas)
+// through the Object metric type with a Value target, and through objectReplicas, the same
+// rule that the Latency metric uses.
 func TestReplicaCalcObjectMetric(t *testing.T) {
 	T, F := corev1.ConditionTrue, corev1.ConditionFalse
 	cases := []struct {
 		name         string
 		fixture      calcScenario
 		tolerances   *tolerances
-		usage        float64
-		target       float64
+		usage        int64 // milli
+		target       int64 // milli
 		wantReplicas int32
 	}{
 		{name: "scale up", fixture: calcScenario{current: 3}, usage: 20000, target: 15000, wantReplicas: 4},
@@ -376,16 +396,184 @@ func TestReplicaCalcObjectMetric(t *testing.T) {
 		{name: "outside configurable 1% tolerance", tolerances: &tolerances{testTolerance, .01}, fixture: calcScenario{current: 3}, usage: 20666, target: 20000, wantReplicas: 4},
 	}
 	for _, tc := range cases {
+		tol := defaultTolerances()
+		if tc.tolerances != nil {
+			tol = *tc.tolerances
+		}
+		t.Run(tc.name+"/Object", func(t *testing.T) {
+			m := objectSpec(v1alpha1.ValueMetricType, tc.target)
+			in := &Input{CurrentReplicas: tc.fixture.current, StatusReplicas: tc.fixture.current, Pods: tc.fixture.pods(),
+				MetricsAPI: map[string]APIMetric{MetricsAPIKey(&m): {Value: tc.usage}}}
+			ev := evaluateOne(t, in, &m, tol)
+			if ev.replicas != tc.wantReplicas {
+				t.Errorf("replicas = %d, want %d", ev.replicas, tc.wantReplicas)
+			}
+			if want := milliQuantity(tc.usage); ev.status.Current != want {
+				t.Errorf("usage = %s, want %s", ev.status.Current, want)
+			}
+		})
+		t.Run(tc.name+"/objectReplicas", func(t *testing.T) {
+			got := objectReplicas(tc.fixture.current, float64(tc.usage)/float64(tc.target), readyPods(tc.fixture.pods()), tol)
+			if got != tc.wantReplicas {
+				t.Errorf("replicas = %d, want %d", got, tc.wantReplicas)
+			}
+		})
+	}
+}
+
+// valueCase is one of upstream's metricCase or perPodMetricCase of a single value (an object's,
+// or an external metric's series summed); status.replicas is the current replicas, as
+// upstream's fixture passes them.
+type valueCase struct {
+	name         string
+	fixture      calcScenario
+	tolerances   *tolerances
+	usage        []int64 // milli; one for an object, the series for an external metric
+	target       int64   // milli, per pod for an AverageValue target
+	wantReplicas int32
+	wantUsage    int64 // milli, per pod for an AverageValue target
+}
+
+func runValueCases(t *testing.T, cases []valueCase, spec func(target int64) v1alpha1.MetricSpec) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tol := defaultTolerances()
 			if tc.tolerances != nil {
 				tol = *tc.tolerances
 			}
-			got := objectReplicas(tc.fixture.current, tc.usage/tc.target, readyPods(tc.fixture.pods()), tol)
-			if got != tc.wantReplicas {
-				t.Errorf("replicas = %d, want %d", got, tc.wantReplicas)
+			m := spec(tc.target)
+			var sum int64
+			for _, v := range tc.usage {
+				sum = saturatingSum(sum, v)
+			}
+			in := &Input{CurrentReplicas: tc.fixture.current, StatusReplicas: tc.fixture.current, Pods: tc.fixture.pods(),
+				MetricsAPI: map[string]APIMetric{MetricsAPIKey(&m): {Value: sum}}}
+			ev := evaluateOne(t, in, &m, tol)
+			if ev.replicas != tc.wantReplicas {
+				t.Errorf("replicas = %d, want %d", ev.replicas, tc.wantReplicas)
+			}
+			if want := milliQuantity(tc.wantUsage); ev.status.Current != want {
+				t.Errorf("usage = %s, want %s", ev.status.Current, want)
 			}
 		})
+	}
+}
+
+// saturatingSum is what the caller's external metrics client does with the series.
+func saturatingSum(a, b int64) int64 {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+func TestReplicaCalcObjectPerPodMetric(t *testing.T) {
+	runValueCases(t, []valueCase{
+		{name: "scale up", fixture: calcScenario{current: 3}, usage: []int64{20000}, target: 5000, wantReplicas: 4, wantUsage: 6667},
+		{name: "scale down", fixture: calcScenario{current: 5}, usage: []int64{6000}, target: 2000, wantReplicas: 3, wantUsage: 1200},
+		{name: "within default tolerance", fixture: calcScenario{current: 4}, usage: []int64{20166}, target: 5000, wantReplicas: 4, wantUsage: 5042},
+		{name: "outside configurable 1% tolerance", tolerances: &tolerances{testTolerance, .01}, fixture: calcScenario{current: 4}, usage: []int64{20208}, target: 5000, wantReplicas: 5, wantUsage: 5052},
+	}, func(target int64) v1alpha1.MetricSpec { return objectSpec(v1alpha1.AverageValueMetricType, target) })
+}
+
+func TestReplicaCalcExternalPerPodMetric(t *testing.T) {
+	runValueCases(t, []valueCase{
+		{name: "replica count overflow saturates to MaxInt32", fixture: calcScenario{current: 1}, usage: []int64{math.MaxInt64}, target: 1, wantReplicas: math.MaxInt32, wantUsage: math.MaxInt64},
+		{name: "usage overflow with huge target leaves replicas unchanged", fixture: calcScenario{current: 1}, usage: []int64{math.MaxInt64}, target: math.MaxInt64, wantReplicas: 1, wantUsage: math.MaxInt64},
+		{name: "scale up", fixture: calcScenario{current: 3}, usage: []int64{8600}, target: 2150, wantReplicas: 4, wantUsage: 2867},
+		{name: "scale down", fixture: calcScenario{current: 5}, usage: []int64{8600}, target: 2867, wantReplicas: 3, wantUsage: 1720},
+		{name: "within default tolerance", fixture: calcScenario{current: 3}, usage: []int64{8600}, target: 2900, wantReplicas: 3, wantUsage: 2867},
+		{name: "outside configurable 1% tolerance", tolerances: &tolerances{testTolerance, .01}, fixture: calcScenario{current: 3}, usage: []int64{8600}, target: 2800, wantReplicas: 4, wantUsage: 2867},
+	}, func(target int64) v1alpha1.MetricSpec { return externalSpec(v1alpha1.AverageValueMetricType, target) })
+}
+
+func TestReplicaCalcExternalMetric(t *testing.T) {
+	T, F := corev1.ConditionTrue, corev1.ConditionFalse
+	runValueCases(t, []valueCase{
+		// Would be 6 if unready pods counted.
+		{name: "scale down: ignores unready pods (would otherwise scale up)", fixture: calcScenario{current: 3, readiness: []corev1.ConditionStatus{F, T, F}},
+			usage: []int64{8600}, target: 4400, wantReplicas: 2, wantUsage: 8600},
+		{name: "scale down", fixture: calcScenario{current: 5}, usage: []int64{8600}, target: 14334, wantReplicas: 3, wantUsage: 8600},
+		{name: "within default tolerance", fixture: calcScenario{current: 3}, usage: []int64{8600}, target: 8888, wantReplicas: 3, wantUsage: 8600},
+		{name: "outside configurable 1% tolerance", tolerances: &tolerances{testTolerance, .01}, fixture: calcScenario{current: 3}, usage: []int64{8900}, target: 8800, wantReplicas: 4, wantUsage: 8900},
+		{name: "usage overflow caps at MaxInt64", fixture: calcScenario{current: 3}, usage: []int64{math.MaxInt64/2 + 1, math.MaxInt64/2 + 1}, target: math.MaxInt64, wantReplicas: 3, wantUsage: math.MaxInt64},
+	}, func(target int64) v1alpha1.MetricSpec { return externalSpec(v1alpha1.ValueMetricType, target) })
+}
+
+// TestMetricsAPIFailuresAreHPAs: a metric the adapters could not answer is invalid with HPA's
+// reason and the client's error.
+func TestMetricsAPIFailuresAreHPAs(t *testing.T) {
+	pods := podsSpec("qps", 1000)
+	object := objectSpec(v1alpha1.ValueMetricType, 1000)
+	external := externalSpec(v1alpha1.ValueMetricType, 1000)
+	failure := errors.New("unable to fetch metrics from external metrics API: the server is currently unable to handle the request")
+	for _, tc := range []struct {
+		m          v1alpha1.MetricSpec
+		api        map[string]APIMetric
+		wantReason string
+		wantErr    string
+	}{
+		{m: pods, wantReason: reasonFailedGetPodsMetric, wantErr: "not read from custom.metrics.k8s.io"},
+		{m: pods, api: map[string]APIMetric{MetricsAPIKey(&pods): {Pods: map[string]int64{"someone-else": 1}}}, wantReason: reasonFailedGetPodsMetric, wantErr: "did not receive metrics for targeted pods"},
+		{m: object, wantReason: reasonFailedGetObjectMetric, wantErr: "not read from custom.metrics.k8s.io"},
+		{m: external, api: map[string]APIMetric{MetricsAPIKey(&external): {Err: failure}}, wantReason: reasonFailedGetExternalMetric, wantErr: failure.Error()},
+	} {
+		t.Run(string(tc.m.Type)+" "+tc.wantErr, func(t *testing.T) {
+			in := &Input{CurrentReplicas: 2, StatusReplicas: 2, Pods: (&calcScenario{current: 2}).pods(), MetricsAPI: tc.api}
+			var ev evaluation
+			testEvaluator(in, defaultTolerances()).evaluate(&tc.m, &ev)
+			if ev.err == nil || !strings.Contains(ev.err.Error(), tc.wantErr) || ev.failReason != tc.wantReason {
+				t.Fatalf("err %v (%s), want %q (%s)", ev.err, ev.failReason, tc.wantErr, tc.wantReason)
+			}
+		})
+	}
+}
+
+func evaluateOne(t *testing.T, in *Input, m *v1alpha1.MetricSpec, tol tolerances) evaluation {
+	t.Helper()
+	var ev evaluation
+	testEvaluator(in, tol).evaluate(m, &ev)
+	if ev.err != nil {
+		t.Fatalf("unexpected error: %v", ev.err)
+	}
+	return ev
+}
+
+func podsSpec(name string, target int64) v1alpha1.MetricSpec {
+	return v1alpha1.MetricSpec{Type: v1alpha1.PodsMetricType, Pods: &v1alpha1.PodsMetricSource{
+		Metric: v1alpha1.MetricIdentifier{Name: name},
+		Target: v1alpha1.MetricTarget{Type: v1alpha1.AverageValueMetricType, AverageValue: resource.NewMilliQuantity(target, resource.DecimalSI)},
+	}}
+}
+
+// objectSpec is upstream's object metric "qps" of its test Deployment.
+func objectSpec(typ v1alpha1.MetricTargetType, target int64) v1alpha1.MetricSpec {
+	src := &v1alpha1.ObjectMetricSource{
+		DescribedObject: v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "some-deployment"},
+		Metric:          v1alpha1.MetricIdentifier{Name: "qps"},
+		Target:          v1alpha1.MetricTarget{Type: typ},
+	}
+	setValueTarget(&src.Target, target)
+	return v1alpha1.MetricSpec{Type: v1alpha1.ObjectMetricType, Object: src}
+}
+
+// externalSpec is upstream's external metric "qps" with its testExternalSelector.
+func externalSpec(typ v1alpha1.MetricTargetType, target int64) v1alpha1.MetricSpec {
+	src := &v1alpha1.ExternalMetricSource{
+		Metric: v1alpha1.MetricIdentifier{Name: "qps", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"label": "value"}}},
+		Target: v1alpha1.MetricTarget{Type: typ},
+	}
+	setValueTarget(&src.Target, target)
+	return v1alpha1.MetricSpec{Type: v1alpha1.ExternalMetricType, External: src}
+}
+
+func setValueTarget(t *v1alpha1.MetricTarget, milli int64) {
+	q := resource.NewMilliQuantity(milli, resource.DecimalSI)
+	if t.Type == v1alpha1.AverageValueMetricType {
+		t.AverageValue = q
+	} else {
+		t.Value = q
 	}
 }
 

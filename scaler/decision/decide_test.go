@@ -1,15 +1,19 @@
 package decision
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/api/v1alpha1"
@@ -629,4 +633,66 @@ func TestFailoverScalesDownNoEarlierThanTheOldLeader(t *testing.T) {
 	if want := 20 * time.Second; newAt > want+time.Second || newTo != 3 {
 		t.Errorf("the new leader went to %d after %s, want 3 after %s", newTo, newAt, want)
 	}
+}
+
+// TestHPAWorksByChangingAPIVersionAndKind: a real autoscaling/v2 HPA manifest, with only its
+// apiVersion and kind changed, is a valid policy and decides with each of its metrics read as
+// HPA reads them: cpu from metrics.k8s.io, the Pods, Object and External metrics from the
+// metrics adapters' APIs. The largest recommendation wins and HPA's behavior limits it.
+func TestHPAWorksByChangingAPIVersionAndKind(t *testing.T) {
+	data, err := os.ReadFile("../../api/v1alpha1/testdata/hpa.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hpa autoscalingv2.HorizontalPodAutoscaler
+	if err := yaml.UnmarshalStrict(data, &hpa); err != nil {
+		t.Fatalf("not an autoscaling/v2 HPA: %v", err)
+	}
+	data = bytes.Replace(data, []byte("\napiVersion: autoscaling/v2\n"), []byte("\napiVersion: inferscale.io/v1alpha1\n"), 1)
+	data = bytes.Replace(data, []byte("\nkind: HorizontalPodAutoscaler\n"), []byte("\nkind: AutoscalingPolicy\n"), 1)
+	var p v1alpha1.AutoscalingPolicy
+	if err := yaml.UnmarshalStrict(data, &p); err != nil {
+		t.Fatalf("the HPA with apiVersion and kind changed does not decode as a policy: %v", err)
+	}
+	if errs := v1alpha1.ValidateAutoscalingPolicy(&p); len(errs) > 0 {
+		t.Fatalf("refused: %v", errs.ToAggregate())
+	}
+	spec := p.Spec.Defaulted()
+	m := spec.Metrics // cpu 50%, Pods 1k/replica, Object Ingress 10k, External 30/replica
+	pods := agentPods(2)
+	in := &Input{
+		Spec: spec, CurrentReplicas: 2, StatusReplicas: 2, Pods: pods,
+		Resources: map[corev1.ResourceName]map[string]ResourceUsage{corev1.ResourceCPU: {
+			"test-pod-0": {Value: 500, Timestamp: t0, Window: time.Minute}, "test-pod-1": {Value: 500, Timestamp: t0, Window: time.Minute}}},
+		MetricsAPI: map[string]APIMetric{
+			MetricsAPIKey(&m[1]): {Pods: map[string]int64{"test-pod-0": 1_000_000, "test-pod-1": 2_000_000}, Timestamp: t0},
+			MetricsAPIKey(&m[2]): {Value: 20_000_000, Timestamp: t0},
+			MetricsAPIKey(&m[3]): {Value: 150_000, Timestamp: t0},
+		},
+	}
+	var a Autoscaler
+	d := a.Decide(in, t0)
+	want := []struct {
+		current  string
+		replicas int32
+	}{
+		{"50% (500m/replica)", 2}, // at target
+		{"1500", 3},               // 1.5k per pod against 1k: ratio 1.5 × 2 pods
+		{"20k", 4},                // 20k against 10k: ratio 2 × 2 ready pods
+		{"75", 5},                 // 150 against 30 per pod: 150/30
+	}
+	for i, w := range want {
+		if got := d.Metrics[i]; got.Current != w.current || got.RecommendedReplicas != w.replicas {
+			t.Errorf("metric %d (%s %s): current %q recommends %d, want %q and %d", i, got.Type, got.Name, got.Current, got.RecommendedReplicas, w.current, w.replicas)
+		}
+	}
+	if d.Recommendation != 5 || d.DrivingMetric != "External queue_messages_ready" {
+		t.Errorf("recommendation %d driven by %q, want 5 by the External metric", d.Recommendation, d.DrivingMetric)
+	}
+	// The HPA's scaleUp policy: +100% per 15 s from 2.
+	if d.DesiredReplicas != 4 {
+		t.Errorf("desired %d, want 4 (scaleUp Percent 100 of 2): %s", d.DesiredReplicas, d.Reason)
+	}
+	checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionTrue, "ValidMetricFound")
+	checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, "ScaleUpLimit")
 }

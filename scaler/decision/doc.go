@@ -69,6 +69,14 @@
 // below what the queue or rate metrics need because it is only one of the recommendations of
 // which the largest wins.
 //
+// Pods, Object and External are HPA's metrics of the adapters' APIs, computed from
+// Input.MetricsAPI as HPA computes them: Pods by calcPlainMetricReplicas (a running pod with a
+// value counts whatever its Ready condition, as for every HPA metric but cpu); Object and
+// External with a Value target by getUsageRatioReplicaCount (the ratio times the ready pods),
+// with an AverageValue target by the Get*PerPodMetricReplicas rule (the value over the target,
+// unless within tolerance of the target times status.replicas). They are not evaluated in
+// burst mode: their data is no faster than the adapter behind it.
+//
 // Resource with a Value target (which HPA does not accept for resources) is treated like an
 // object metric: the total usage of the ready pods over the value, times the ready pods.
 //

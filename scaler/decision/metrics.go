@@ -32,6 +32,10 @@ type metricType interface {
 	evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float64, ev *evaluation)
 }
 
+// failReasoner is a metricType whose failures have a ScalingActive reason of their own (HPA's
+// FailedGetPodsMetric, ...) rather than FailedGetAgentMetric or FailedGetResourceMetric.
+type failReasoner interface{ failReason() string }
+
 // metricTypes holds the registered types by name.
 var metricTypes = map[v1alpha1.MetricType]metricType{}
 
@@ -102,6 +106,9 @@ func (e *evaluator) evaluate(m *v1alpha1.MetricSpec, ev *evaluation) {
 	if !agent {
 		ev.window, ev.failReason = 0, v1alpha1.ReasonFailedGetResourceMetric
 	}
+	if r, ok := t.(failReasoner); ok {
+		ev.failReason = r.failReason()
+	}
 	ev.status.Type = m.Type
 	var target float64
 	ok := false
@@ -150,15 +157,30 @@ func (e *evaluator) invalid(ev *evaluation, format string, args ...any) {
 // the ready pods, ok false when ev.err was set. The statistics are passed by value so that
 // they stay on the stack: this runs for every pod, metric and window of every tick.
 func (e *evaluator) average(target float64, ev *evaluation, value func(window.PodStats) (float64, bool)) (avg float64, ok bool) {
+	s := e.sample(readyCondition, func(p *Pod) (float64, bool) {
+		st, has := e.win.Pods[p.Name]
+		if !has {
+			return 0, false
+		}
+		return value(st)
+	})
+	replicas, avg, ratio, err := plainReplicas(e.cur, s, target, e.tol)
+	if err != nil {
+		ev.err = err
+		return 0, false
+	}
+	ev.replicas, ev.ratio, ev.demand = replicas, ratio, ceilReplicas(ratio*float64(s.ready))
+	return avg, true
+}
+
+// sample groups the pods as HPA's groupPods does for one metric, read giving a pod's value and
+// whether it has one, and sums the values of the ready pods.
+func (e *evaluator) sample(rule readinessRule, read func(p *Pod) (float64, bool)) podSample {
 	var s podSample
 	for i := range e.in.Pods {
 		p := &e.in.Pods[i]
-		st, has := e.win.Pods[p.Name]
-		var v float64
-		if has {
-			v, has = value(st)
-		}
-		switch e.classify(p, has, readyCondition, ResourceUsage{}) {
+		v, has := read(p)
+		switch e.classify(p, has, rule, ResourceUsage{}) {
 		case podReady:
 			s.ready++
 			s.sum += v
@@ -168,13 +190,7 @@ func (e *evaluator) average(target float64, ev *evaluation, value func(window.Po
 			s.missing++
 		}
 	}
-	replicas, avg, ratio, err := plainReplicas(e.cur, s, target, e.tol)
-	if err != nil {
-		ev.err = err
-		return 0, false
-	}
-	ev.replicas, ev.ratio, ev.demand = replicas, ratio, ceilReplicas(ratio*float64(s.ready))
-	return avg, true
+	return s
 }
 
 // averageValueMetric is a metric type whose block is an AverageValueMetricSource and whose

@@ -51,11 +51,10 @@ type Input struct {
 	// nvidia.com/gpu is never read from here: it is the agents' NVML utilization.
 	Resources map[corev1.ResourceName]map[string]ResourceUsage
 
-	// MetricsAPI holds, at index i, what the metrics APIs answered for spec.Metrics[i] when
-	// it is a Pods, Object or External metric (custom.metrics.k8s.io,
-	// external.metrics.k8s.io); entries of other metrics are unused. A missing entry makes
-	// its metric invalid.
-	MetricsAPI []APIMetric
+	// MetricsAPI holds what custom.metrics.k8s.io and external.metrics.k8s.io answered for
+	// the spec's Pods, Object and External metrics, by MetricsAPIKey of the metric. A metric
+	// without an entry is invalid.
+	MetricsAPI map[string]APIMetric
 
 	// HPAConflict names a HorizontalPodAutoscaler that scales the same target, or is empty.
 	// While it is set nothing is scaled: two autoscalers on one /scale fight.

@@ -16,6 +16,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -292,6 +293,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		from := sc.Spec.Replicas
 		sc.Spec.Replicas = d.DesiredReplicas
 		if _, err := c.opts.Scales.Scales(st.key.Namespace).Update(ctx, gr, sc, metav1.UpdateOptions{}); err != nil {
+			err = scaleError("update", gr, st.key, err)
 			c.opts.Metrics.errors.WithLabelValues(name, "scale_update").Inc()
 			log.Error(err, "Writing /scale failed", "from", from, "to", d.DesiredReplicas)
 			c.opts.Events.Eventf(p, nil, corev1.EventTypeWarning, "FailedRescale", "Scale", "New size: %d; reason: %s; error: %v", d.DesiredReplicas, d.Reason, err)
@@ -326,9 +328,25 @@ func (c *Controller) getScale(ctx context.Context, k target.Key, apiVersion stri
 	gr := mapping.Resource.GroupResource()
 	sc, err := c.opts.Scales.Scales(k.Namespace).Get(ctx, gr, k.Name, metav1.GetOptions{})
 	if err != nil {
-		return gr, nil, fmt.Errorf("get %s %s/%s/scale: %w", gr, k.Namespace, k.Name, err)
+		return gr, nil, scaleError("get", gr, k, err)
 	}
 	return gr, sc, nil
+}
+
+// AggregateToScalerLabel on a ClusterRole adds its rules to the scaler's aggregated
+// ClusterRole (manifests/scaler/rbac.yaml).
+const AggregateToScalerLabel = "inferscale.io/aggregate-to-scaler"
+
+// scaleError wraps an error of /scale; a refusal by RBAC names the permission to grant and
+// how, since any kind with /scale can be a target but the scaler may write only those it was
+// granted.
+func scaleError(verb string, gr schema.GroupResource, k target.Key, err error) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("the scaler may not %s %s/scale in namespace %s: grant it with a ClusterRole labelled %s: \"true\" "+
+			"whose rule allows get, update and patch on apiGroups [%s] resources [%s/scale] (see manifests/samples/rbac/): %w",
+			verb, gr, k.Namespace, AggregateToScalerLabel, gr.Group, gr.Resource, err)
+	}
+	return fmt.Errorf("%s %s %s/%s/scale: %w", verb, gr, k.Namespace, k.Name, err)
 }
 
 // hpaConflict names an HPA that scales the same target.

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -243,6 +245,24 @@ func TestScaleReadFailureIsACondition(t *testing.T) {
 	c := meta.FindStatusCondition(f.policy("llama").Status.Conditions, v1alpha1.AbleToScale)
 	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "FailedGetScale" {
 		t.Errorf("AbleToScale = %+v, want False FailedGetScale", c)
+	}
+}
+
+// A target whose /scale the scaler's RBAC does not cover: the condition names the permission
+// and how to grant it.
+func TestScaleForbiddenNamesThePermission(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	f := newFixture(t, queuePolicy("llama", now))
+	f.getErr = apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments/scale"}, "llama", errors.New("RBAC: access denied"))
+	f.tick()
+	c := meta.FindStatusCondition(f.policy("llama").Status.Conditions, v1alpha1.AbleToScale)
+	if c == nil || c.Status != metav1.ConditionFalse || c.Reason != v1alpha1.ReasonFailedGetScale {
+		t.Fatalf("AbleToScale = %+v, want False FailedGetScale", c)
+	}
+	for _, want := range []string{"may not get deployments.apps/scale", AggregateToScalerLabel, "apiGroups [apps] resources [deployments/scale]"} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("message %q lacks %q", c.Message, want)
+		}
 	}
 }
 

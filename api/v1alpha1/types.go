@@ -47,7 +47,7 @@ type AutoscalingPolicyList struct {
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || self.minReplicas <= self.maxReplicas",message="minReplicas must not exceed maxReplicas",fieldPath=".minReplicas"
 // +kubebuilder:validation:XValidation:rule="has(self.targetRef) || has(self.scaleTargetRef)",message="targetRef (or its HPA name, scaleTargetRef) is required"
-// +kubebuilder:validation:XValidation:rule="!has(self.targetRef) || !has(self.scaleTargetRef) || self.targetRef == self.scaleTargetRef",message="targetRef and scaleTargetRef are one field under two names: set one, or both to the same target",fieldPath=".scaleTargetRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.targetRef) || !has(self.scaleTargetRef) || (self.targetRef.apiVersion == self.scaleTargetRef.apiVersion && self.targetRef.kind == self.scaleTargetRef.kind && self.targetRef.name == self.scaleTargetRef.name)",message="targetRef and scaleTargetRef are one field under two names: set one, or both to the same target",fieldPath=".scaleTargetRef"
 type AutoscalingPolicySpec struct {
 	// TargetRef names the workload to scale. Any kind with a /scale
 	// subresource works: Deployment, StatefulSet, SeldonDeployment, ...

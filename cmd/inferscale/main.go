@@ -19,6 +19,8 @@ const usage = `usage:
   inferscale convert [FILE...]    convert HorizontalPodAutoscalers, KEDA ScaledObjects, SeldonDeployments'
                                   hpaSpecs, KubeAI and MatrixInfer policies to AutoscalingPolicies on
                                   stdout (no FILE or "-" reads stdin); what changed is on stderr
+  inferscale status [-n NAMESPACE] [--context C] [--kubeconfig F] POLICY
+                                  print a policy's state, conditions and recent decisions with their reasons
   inferscale simulate [flags]     replay a trace or load profile through inferscale and baselines
                                   on a simulated LLM server ("inferscale simulate -h" for flags)
 `
@@ -60,6 +62,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return convertFiles(files, stdin, stdout, stderr)
 	case "simulate":
 		return simulate(args[1:], stdout, stderr)
+	case "status":
+		return statusCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -8,6 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
 // Assets returns a directory holding etcd and kube-apiserver for envtest:
@@ -35,4 +38,17 @@ func Assets(t testing.TB) string {
 		}
 	}
 	return dir
+}
+
+// Start runs an API server (etcd and kube-apiserver from Assets) with the CRDs
+// of crdDirs installed, until the test ends.
+func Start(t testing.TB, crdDirs ...string) *rest.Config {
+	t.Helper()
+	env := &envtest.Environment{BinaryAssetsDirectory: Assets(t), CRDDirectoryPaths: crdDirs}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start API server: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	return cfg
 }

@@ -30,7 +30,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/inferscale/inferscale/internal/apiservertest"
 	"sigs.k8s.io/yaml"
@@ -80,15 +79,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: starts etcd and kube-apiserver")
 	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: apiservertest.Assets(t),
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "manifests", "crd", "bases")},
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start API server: %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cfg := apiservertest.Start(t, filepath.Join("..", "..", "manifests", "crd", "bases"))
 	ctx := t.Context()
 	scheme := testScheme(t)
 	admin, err := client.New(cfg, client.Options{Scheme: scheme})

@@ -305,15 +305,30 @@ func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, w
 	e := *stable
 	e.win, e.learn = win, false
 	ev := new(evaluation) // one for all metrics: evaluate's argument lives on the heap
+	sized := int32(-1)    // the largest demand sized from a rate ÷ a learned capacity
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]
 		if !isAgentMetric(m) {
 			continue
 		}
 		e.evaluate(m, ev)
-		if ev.err == nil && !ev.abstain && (!ok || ev.demand > rec) {
+		if ev.err != nil || ev.abstain {
+			continue
+		}
+		if ev.sized {
+			sized = max(sized, ev.demand)
+		}
+		if !ok || ev.demand > rec {
 			rec, driving, ok = ev.demand, *ev, true
 		}
+	}
+	// Coming capacity: while pods are starting, what the ready ones hold in flight grows by
+	// the backlog of the wait, and a metric of it (queue depth, a model's waiting requests)
+	// would ask again every tick. The demand rate, which the backlog does not inflate, says
+	// whether the pods asked for are enough.
+	if ok && sized >= 0 && e.ready < int(e.cur) && rec > max(e.cur, sized) {
+		rec = max(e.cur, sized)
+		driving.demand = rec
 	}
 	return rec, driving, ok
 }

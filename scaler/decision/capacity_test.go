@@ -184,3 +184,31 @@ func TestLatencyLearnsAcrossTicks(t *testing.T) {
 		t.Errorf("%d scale events, want at most 4", events)
 	}
 }
+
+// While pods are starting, a backlog metric's burst demand is held to what the demand rate
+// asks for: the backlog of the wait is not demand for more pods.
+func TestBurstCountsStartingPodsAsComingCapacity(t *testing.T) {
+	spec := policy(1, 30, latencyP99(time.Second, 20), queueDepth("8"))
+	learned := capacity{safe: 8, safeLatency: 0.9, saturated: 10}
+	for _, tc := range []struct {
+		name     string
+		starting int
+		want     int32
+	}{
+		// 2 Ready pods finishing 8 req/s each within target, their in-flight up from 10 to 40
+		// each in the burst window: 18.2 req/s of demand, 3 replicas of at least 8 req/s, so
+		// the 4 already asked for suffice; queue depth 8 reads the 80 in flight as 10.
+		{"pods starting: the demand rate decides", 2, 4},
+		{"none starting: the backlog is real and queue depth decides", 0, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := withStarting(withGrowth(servedInput(int32(2+tc.starting), 2, 8, 10, 0.5), 40), tc.starting)
+			in.Spec = spec
+			a := &Autoscaler{capacity: map[string]*capacity{"Latency p99": ptrTo(learned)}, recommendations: []timestampedRecommendation{}}
+			d := a.Decide(in, t0)
+			if d.DesiredReplicas != tc.want {
+				t.Errorf("desired %d, want %d (%s)", d.DesiredReplicas, tc.want, d.Reason)
+			}
+		})
+	}
+}

@@ -106,7 +106,12 @@
 // threshold percent of the ready pods (at least one), burst mode starts or is extended; it
 // ends when a whole stable window has passed without the threshold being crossed again. While
 // it lasts the recommendation is the largest of the stable and burst recommendations, and
-// never below the current count: no scale-down.
+// never below the current count: no scale-down. While pods are starting and a latency metric
+// has learned its capacity, the burst recommendation is at most the larger of the current
+// count and that metric's demand ÷ capacity: what the ready pods hold in flight grows by the
+// backlog of the wait, and a metric of it (queue depth) would otherwise ask again every tick
+// (2 → 4 → 8 → 16 while the first pods still load their model); the demand rate says whether
+// the pods already asked for are enough.
 //
 // Going up, burst mode skips scale-up stabilization and the rate policies, as Knative skips
 // its own rate smoothing in panic mode — but only as far as more than one pod evidences: the

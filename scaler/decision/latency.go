@@ -84,7 +84,7 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 	// capacity they will be once Ready and a slow start asks for nothing twice.
 	rate := done + refused + max(growth, 0)
 	want := rate / per
-	ev.demand = ceilReplicas(want)
+	ev.demand, ev.sized = ceilReplicas(want), true
 	ev.replicas = ev.demand
 	if e.cur > 0 && e.tol.within(want/float64(e.cur)) {
 		ev.replicas = e.cur

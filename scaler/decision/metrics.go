@@ -65,6 +65,9 @@ type evaluation struct {
 	demand int32
 	// abstain: valid, but too little traffic to recommend anything (latency).
 	abstain bool
+	// sized: demand is a rate over a learned capacity per replica (latency), not a ratio of
+	// what the ready pods hold.
+	sized bool
 	// err makes the metric invalid; failReason is the ScalingActive reason that goes with it.
 	err        error
 	failReason string

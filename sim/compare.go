@@ -97,27 +97,9 @@ func Pick(all []Factory, names string) ([]Factory, error) {
 // Compare runs the scenario under every factory's autoscaler and then the oracle, each on the
 // same requests and seed and from the same initial replicas, one after the other.
 func Compare(sc *Scenario, factories []Factory) ([]*Result, error) {
-	if sc.Policy == nil {
-		return nil, errors.New("scenario has no policy")
-	}
-	slo := sc.SLO
-	if len(slo) == 0 {
-		slo = SLOOf(sc.Policy)
-	}
-	if len(slo) == 0 {
-		return nil, errors.New("the policy has no Latency metric to judge the SLO by: give an SLO target")
-	}
-	// Every run starts with the replicas the oracle gives the first seconds, so no autoscaler
-	// is judged on a cold start it could not have avoided.
-	capacity, err := Capacity(sc.Model, sc.Requests, slo, sc.Seed)
+	cfg, oracle, err := runConfig(sc)
 	if err != nil {
-		return nil, fmt.Errorf("oracle: %w", err)
-	}
-	lo, hi := bounds(sc.Policy)
-	oracle := NewOracle(sc.Requests, capacity, lo, hi)
-	cfg := Config{
-		Requests: sc.Requests, Model: sc.Model, Duration: sc.Duration, ReportDelay: sc.ReportDelay,
-		Balancer: sc.Balancer, Seed: sc.Seed, SLO: slo, InitialReplicas: oracle.Decide(Epoch, nil),
+		return nil, err
 	}
 	var out []*Result
 	for _, f := range factories {
@@ -145,4 +127,30 @@ func Compare(sc *Scenario, factories []Factory) ([]*Result, error) {
 		return out, fmt.Errorf("oracle: %w", err)
 	}
 	return append(out, res), nil
+}
+
+// runConfig is the run configuration of a scenario and its oracle. Every run starts with the
+// replicas the oracle gives the first seconds, so no autoscaler is judged on a cold start it
+// could not have avoided.
+func runConfig(sc *Scenario) (Config, *Oracle, error) {
+	if sc.Policy == nil {
+		return Config{}, nil, errors.New("scenario has no policy")
+	}
+	slo := sc.SLO
+	if len(slo) == 0 {
+		slo = SLOOf(sc.Policy)
+	}
+	if len(slo) == 0 {
+		return Config{}, nil, errors.New("the policy has no Latency metric to judge the SLO by: give an SLO target")
+	}
+	capacity, err := Capacity(sc.Model, sc.Requests, slo, sc.Seed)
+	if err != nil {
+		return Config{}, nil, fmt.Errorf("oracle: %w", err)
+	}
+	lo, hi := bounds(sc.Policy)
+	oracle := NewOracle(sc.Requests, capacity, lo, hi)
+	return Config{
+		Requests: sc.Requests, Model: sc.Model, Duration: sc.Duration, ReportDelay: sc.ReportDelay,
+		Balancer: sc.Balancer, Seed: sc.Seed, SLO: slo, InitialReplicas: oracle.Decide(Epoch, nil),
+	}, oracle, nil
 }

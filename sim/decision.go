@@ -28,6 +28,9 @@ type Inferscale struct {
 	pods          []decision.Pod
 	// OnDecision, when set, sees every decision.
 	OnDecision func(now time.Time, d *decision.Decision)
+	// Grant, when set, turns a decision into the count written to the target, as the
+	// scaler's budgets do (see RunBudget).
+	Grant func(now time.Time, st *State, d *decision.Decision) int32
 }
 
 // NewInferscale returns the scaler for a policy spec (defaulted here).
@@ -85,6 +88,9 @@ func (a *Inferscale) Decide(now time.Time, st *State) int32 {
 		in.Resources = a.cpu.usage()
 	}
 	d := a.dec.Decide(&in, now)
+	if a.Grant != nil {
+		d.DesiredReplicas = a.Grant(now, st, &d)
+	}
 	if d.DesiredReplicas != st.Replicas {
 		a.dec.Scaled(st.Replicas, d.DesiredReplicas, now)
 	}

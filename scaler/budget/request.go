@@ -18,6 +18,8 @@ type Decided struct {
 	// Hold is true when a safety rule of the decision held the count (no usable metric, a
 	// window not yet full, ...): the demand is unknown.
 	Hold bool
+	// Spare is the headroom of the last grant: the spare replicas Current includes.
+	Spare int32
 }
 
 // Request returns what a policy asks of its budgets: the decision's count as the demand and
@@ -28,8 +30,14 @@ type Decided struct {
 // spec.headroom.replicas, within maxReplicas. While a pod is unschedulable, or burst mode
 // lasts, or the decision holds the count for want of data, no new headroom replica is asked for: the ones running are kept, so a burst is
 // served by them first and a pending pod is not joined by more.
+//
+// A decision that keeps the count (Desired == Current) keeps the spare replicas spare: the
+// demand is then Current − Spare, so headroom never feeds on itself.
 func Request(spec *v1alpha1.AutoscalingPolicySpec, d Decided) (demand, headroom int32, note string) {
 	demand = d.Desired
+	if demand == d.Current && d.Spare > 0 {
+		demand = max(d.Current-d.Spare, *spec.MinReplicas)
+	}
 	h := spec.Headroom
 	if h == nil {
 		return demand, 0, ""

@@ -39,6 +39,8 @@ func TestRequest(t *testing.T) {
 			wantNote: "headroom 1 of 2: burst mode uses the spare replicas before adding new ones"},
 		{name: "burst beyond the spare replicas asks only for the demand", spec: spec(nil, ptr.To[int32](2)), in: Decided{Current: 6, Desired: 8, Burst: true}, wantDemand: 8,
 			wantNote: "burst mode"},
+		{name: "a kept count keeps its spare replicas spare", spec: spec(nil, ptr.To[int32](2)), in: Decided{Current: 6, Desired: 6, Spare: 2}, wantDemand: 4, wantHead: 2},
+		{name: "a new count is all demand", spec: spec(nil, ptr.To[int32](2)), in: Decided{Current: 6, Desired: 5, Spare: 2}, wantDemand: 5, wantHead: 2},
 		{name: "after the burst the headroom comes back", spec: spec(nil, ptr.To[int32](2)), in: Decided{Current: 8, Desired: 8}, wantDemand: 8, wantHead: 2},
 	}
 	for _, tt := range tests {

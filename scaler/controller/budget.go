@@ -158,16 +158,11 @@ func (c *Controller) applyBudgets(p *v1alpha1.AutoscalingPolicy, spec *v1alpha1.
 		b.claims[nn] = st
 	}
 	cur := in.CurrentReplicas
-	desired := d.DesiredReplicas
-	if desired == cur {
-		// The decision kept the count: the spare replicas it includes are still spare.
-		desired = max(cur-st.headroom, *spec.MinReplicas)
-	}
 	unschedulable := false
 	for i := range in.Pods {
 		unschedulable = unschedulable || (in.Pods[i].Unschedulable && !in.Pods[i].Terminating)
 	}
-	demand, headroom, note := budget.Request(spec, budget.Decided{Current: cur, Desired: desired, Burst: d.Burst, Unschedulable: unschedulable, Hold: d.Hold})
+	demand, headroom, note := budget.Request(spec, budget.Decided{Current: cur, Desired: d.DesiredReplicas, Burst: d.Burst, Unschedulable: unschedulable, Hold: d.Hold, Spare: st.headroom})
 	st.claim = budget.Claim{Name: name, Priority: *spec.Priority, Preemptible: spec.Preemptible, Min: *spec.MinReplicas, Max: spec.MaxReplicas,
 		Current: cur, Demand: demand, Headroom: headroom}
 	st.at = now

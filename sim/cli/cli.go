@@ -68,6 +68,7 @@ func Run(args []string, stdout, stderr io.Writer, factories []sim.Factory, defau
 	fs.DurationVar(&o.settle, "settle", 5*time.Minute, "how long to go on after the last arrival")
 	fs.DurationVar(&o.reportDelay, "report-delay", 0, "delay of an agent report on its way to the scaler")
 	fs.StringVar(&o.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always, never")
+	budgetScenario := fs.String("budget-scenario", "", "run a built-in scenario of several services sharing an AutoscalingBudget instead: two-services")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -75,7 +76,11 @@ func Run(args []string, stdout, stderr io.Writer, factories []sim.Factory, defau
 		fmt.Fprintf(stderr, "simulate: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if err := run(&o, stdout, stderr, factories); err != nil {
+	runIt := func() error { return run(&o, stdout, stderr, factories) }
+	if *budgetScenario != "" {
+		runIt = func() error { return runBudgetScenario(*budgetScenario, o.seed, stdout) }
+	}
+	if err := runIt(); err != nil {
 		fmt.Fprintln(stderr, "simulate:", err)
 		var ue usageError
 		if errors.As(err, &ue) {

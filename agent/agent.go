@@ -49,6 +49,11 @@ type Agent struct {
 	reporter *report.Client
 	scraper  *modelmetrics.Scraper
 	gpus     *gpu.Sampler
+	// gpuAttribution goes with every report that carries GPUs; gpuGauges export the last
+	// sample; gpuErr is the last sample's error, logged when it changes.
+	gpuAttribution string
+	gpuGauges      gpu.Gauges
+	gpuErr         string
 	// model holds the last successful scrape and when it was taken.
 	model atomic.Pointer[scrape]
 }
@@ -115,7 +120,8 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 		if lib == nil {
 			lib = nvml.New()
 		}
-		a.gpus = a.openGPUs(lib)
+		a.gpus, a.gpuAttribution = a.openGPUs(lib)
+		a.reg.MustRegister(&a.gpuGauges)
 	}
 
 	a.data = &http.Server{
@@ -144,28 +150,46 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 	return a, nil
 }
 
-// openGPUs finds the pod's GPUs and opens NVML for them, or says once why GPU reporting is off.
-func (a *Agent) openGPUs(lib gpu.Library) *gpu.Sampler {
-	var ids []string
-	if _, err := os.Stat(a.cfg.PodResourcesSocket); err == nil && a.cfg.PodName != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		ids, err = gpu.PodGPUs(ctx, a.cfg.PodResourcesSocket, a.cfg.PodNamespace, a.cfg.PodName)
-		cancel()
-		switch {
-		case err != nil:
-			a.log.Info("pod resources lookup failed; sampling every GPU NVML sees", "err", err.Error())
-		case len(ids) == 0:
-			a.log.Info("GPU reporting off: the kubelet allocated no GPU to this pod")
-			return nil
+// openGPUs finds the pod's devices and opens NVML for them, or says once why GPU reporting is
+// off. The attribution says how it knows the devices are the pod's: the devices it was given
+// (--gpu-devices), the pod's ResourceClaims shared with the agent (--gpu-attribution=dra), the
+// kubelet's PodResources socket where it is mounted, or not at all.
+func (a *Agent) openGPUs(lib gpu.Library) (*gpu.Sampler, string) {
+	ids := agentv1.GPUDeviceList(a.cfg.GPUDevices)
+	attribution := reportv1.GPUAttributionUnattributed
+	switch {
+	case len(ids) > 0:
+		attribution = reportv1.GPUAttributionConfigured
+	case a.cfg.GPUAttribution == agentv1.GPUAttributionDRA:
+		attribution = reportv1.GPUAttributionDRA
+	default:
+		if _, err := os.Stat(a.cfg.PodResourcesSocket); err == nil && a.cfg.PodName != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ids, err = gpu.PodGPUs(ctx, a.cfg.PodResourcesSocket, a.cfg.PodNamespace, a.cfg.PodName)
+			cancel()
+			switch {
+			case err != nil:
+				a.log.Info("pod resources lookup failed; GPUs are reported unattributed", "err", err.Error())
+			case len(ids) == 0:
+				a.log.Info("GPU reporting off: the kubelet allocated no GPU to this pod")
+				return nil, ""
+			default:
+				attribution = reportv1.GPUAttributionPodResources
+			}
 		}
 	}
 	s, err := gpu.Open(lib, ids)
 	if err != nil {
 		a.log.Info("GPU reporting off", "reason", err.Error())
-		return nil
+		return nil, ""
 	}
-	a.log.Info("GPU reporting on", "gpus", s.Len(), "fromPodResources", len(ids) > 0)
-	return s
+	if attribution == reportv1.GPUAttributionUnattributed {
+		a.log.Info("GPU reporting on, unattributed: every GPU NVML shows is reported, and the scaler uses them only where the pod requests that many; "+
+			"give the agent the pod's ResourceClaims (DRA) or the kubelet's PodResources socket for exact readings", "gpus", s.Len())
+	} else {
+		a.log.Info("GPU reporting on", "gpus", s.Len(), "attribution", attribution)
+	}
+	return s, attribution
 }
 
 func (a *Agent) closeGPUs() {
@@ -326,13 +350,33 @@ func (a *Agent) emitReport() {
 	}
 	if a.gpus != nil {
 		var err error
-		if rep.GPUs, err = a.gpus.Sample(); err != nil {
-			a.log.V(1).Info("GPU sample incomplete", "err", err.Error())
+		rep.GPUs, err = a.gpus.Sample()
+		if len(rep.GPUs) > 0 {
+			rep.GPUAttribution = a.gpuAttribution
 		}
+		a.gpuGauges.Set(rep.GPUs, a.gpuAttribution)
+		a.logGPUError(err)
 	}
 	if a.reporter != nil {
 		a.reporter.Enqueue(rep)
 	}
+}
+
+// logGPUError says when a device stops (or starts again) answering, not every interval.
+func (a *Agent) logGPUError(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg == a.gpuErr {
+		return
+	}
+	if msg == "" {
+		a.log.Info("every GPU answers again")
+	} else {
+		a.log.Info("GPU sample incomplete: devices left out of reports until they answer", "err", msg)
+	}
+	a.gpuErr = msg
 }
 
 func (a *Agent) scrapeLoop(ctx context.Context) {

@@ -85,6 +85,13 @@ func twoGPUs() *mock.Interface {
 			GetMemoryInfoFunc:       func() (nvml.Memory, nvml.Return) { return nvml.Memory{Used: 1 << 30, Total: 80 << 30}, nvml.SUCCESS },
 			GetPowerUsageFunc:       func() (uint32, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED },
 			GetClockInfoFunc:        func(nvml.ClockType) (uint32, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED },
+			// Everything else a Pascal-era GPU lacks: no MIG, no GPM, no limits or reasons.
+			IsMigDeviceHandleFunc:            func() (bool, nvml.Return) { return false, nvml.SUCCESS },
+			GetMigModeFunc:                   func() (int, int, nvml.Return) { return 0, 0, nvml.ERROR_NOT_SUPPORTED },
+			GpmQueryDeviceSupportFunc:        func() (nvml.GpmSupport, nvml.Return) { return nvml.GpmSupport{}, nvml.ERROR_NOT_SUPPORTED },
+			GetEnforcedPowerLimitFunc:        func() (uint32, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED },
+			GetMaxClockInfoFunc:              func(nvml.ClockType) (uint32, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED },
+			GetCurrentClocksEventReasonsFunc: func() (uint64, nvml.Return) { return 0, nvml.ERROR_NOT_SUPPORTED },
 		}
 	}
 	devs := []*mock.Device{dev(0), dev(1)}
@@ -148,7 +155,7 @@ func TestReportsEndToEnd(t *testing.T) {
 		case rep := <-reports:
 			total += rep.Requests.Status2xx
 			sawModel = sawModel || rep.ModelMetrics["vllm:num_requests_waiting"] == 4
-			sawGPUs = sawGPUs || (len(rep.GPUs) == 2 && rep.GPUs[1].UtilizationPercent == 41)
+			sawGPUs = sawGPUs || (len(rep.GPUs) == 2 && *rep.GPUs[1].UtilizationPercent == 41 && rep.GPUAttribution == reportv1.GPUAttributionUnattributed)
 			if rep.Pod != (reportv1.PodRef{Namespace: "ai", Name: "llama-0", UID: "uid-1", Node: "node-1"}) {
 				t.Fatalf("pod %+v", rep.Pod)
 			}
@@ -169,7 +176,8 @@ func TestReportsEndToEnd(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, m := range []string{"inferscale_agent_request_duration_seconds_count{class=\"2xx\"} 10", "inferscale_agent_reports_sent_total", "inferscale_agent_reports_dropped_total", "inferscale_agent_requests_in_flight"} {
+	for _, m := range []string{"inferscale_agent_request_duration_seconds_count{class=\"2xx\"} 10",
+		`inferscale_agent_gpu_utilization_percent{uuid="GPU-1"} 41`, `inferscale_agent_gpu_info{attribution="Unattributed",index="1",mig="false",parent_uuid="",uuid="GPU-1"} 1`, "inferscale_agent_reports_sent_total", "inferscale_agent_reports_dropped_total", "inferscale_agent_requests_in_flight"} {
 		if !strings.Contains(string(body), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

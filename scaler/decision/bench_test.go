@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/window"
 )
@@ -24,7 +25,7 @@ func benchInput(pods int) *Input {
 	for i := 0; i < pods; i++ {
 		name := fmt.Sprintf("test-pod-%d", i)
 		st := window.PodStats{Seconds: 60, Requests: 1200, RequestRate: 20 + float64(i%7), InFlight: 3 + float64(i%5),
-			GPUUtilization: 70 + float64(i%20), HasGPU: true, ModelMetrics: map[string]float64{"vllm:num_requests_waiting": 4}}
+			GPU: gpuStats(reportv1.GPUUtilization, 70+float64(i%20)), HasGPU: true, ModelMetrics: map[string]float64{"vllm:num_requests_waiting": 4}}
 		in.Stable.Pods[name] = st
 		st.Seconds = 6
 		in.Burst.Pods[name] = st

@@ -238,7 +238,7 @@ func TestLargestRecommendationWins(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		name := fmt.Sprintf("test-pod-%d", i)
 		// queue 4/4 → 2, rate 25/10 → 5, GPU 90/60 → 3
-		st := window.PodStats{Seconds: 60, InFlight: 4, RequestRate: 25, GPUUtilization: 90, HasGPU: true}
+		st := window.PodStats{Seconds: 60, InFlight: 4, RequestRate: 25, GPU: gpuStats(reportv1.GPUUtilization, 90), HasGPU: true}
 		in.Stable.Pods[name] = st
 		in.Burst.Pods[name] = st
 	}
@@ -695,4 +695,11 @@ func TestHPAWorksByChangingAPIVersionAndKind(t *testing.T) {
 	}
 	checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionTrue, "ValidMetricFound")
 	checkCondition(t, d, v1alpha1.ScalingLimited, metav1.ConditionTrue, "ScaleUpLimit")
+}
+
+// gpuStats is a window's GPU readings with one signal.
+func gpuStats(s reportv1.GPUSignal, v float64) window.GPUStats {
+	var g window.GPUStats
+	g.Signals[s], g.Has[s] = v, true
+	return g
 }

@@ -3,6 +3,7 @@ package decision
 import (
 	"math"
 
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/scaler/window"
 )
 
@@ -13,16 +14,18 @@ import (
 // scale-up rate policies only by what this window recommends (see Autoscaler.Decide).
 func evidenced(w *Window) Window {
 	out := Window{Window: w.Window, Pods: make(map[string]window.PodStats, len(w.Pods))}
-	var rate, inFlight, queue, gpu, gpuMem top2
+	var rate, inFlight, queue top2
+	var gpu [reportv1.NumGPUSignals]top2
 	model := map[string]*top2{}
 	serving := 0
 	for _, st := range w.Pods {
 		rate.add(st.RequestRate)
 		inFlight.add(st.InFlight)
 		queue.add(st.Queue)
-		if st.HasGPU {
-			gpu.add(st.GPUUtilization)
-			gpuMem.add(st.GPUMemoryUtilization)
+		for i := range gpu {
+			if st.GPU.Has[i] {
+				gpu[i].add(st.GPU.Signals[i])
+			}
 		}
 		for k, v := range st.ModelMetrics {
 			t := model[k]
@@ -40,9 +43,10 @@ func evidenced(w *Window) Window {
 		st.RequestRate = rate.capped(st.RequestRate)
 		st.InFlight = inFlight.capped(st.InFlight)
 		st.Queue = queue.capped(st.Queue)
-		if st.HasGPU {
-			st.GPUUtilization = gpu.capped(st.GPUUtilization)
-			st.GPUMemoryUtilization = gpuMem.capped(st.GPUMemoryUtilization)
+		for i := range gpu {
+			if st.GPU.Has[i] {
+				st.GPU.Signals[i] = gpu[i].capped(st.GPU.Signals[i])
+			}
 		}
 		if len(st.ModelMetrics) > 0 {
 			m := make(map[string]float64, len(st.ModelMetrics))

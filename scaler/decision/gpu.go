@@ -3,6 +3,7 @@ package decision
 import (
 	"strconv"
 
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/window"
 )
@@ -44,8 +45,8 @@ func gpuAverage(e *evaluator, target float64, ev *evaluation, value func(window.
 	}
 }
 
-func gpuUtilization(s window.PodStats) (float64, bool) { return s.GPUUtilization, s.HasGPU }
+func gpuUtilization(s window.PodStats) (float64, bool) { return s.GPU.Signal(reportv1.GPUUtilization) }
 
 func gpuMemoryUtilization(s window.PodStats) (float64, bool) {
-	return s.GPUMemoryUtilization, s.HasGPU
+	return s.GPU.Signal(reportv1.GPUMemoryUtilization)
 }

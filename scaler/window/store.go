@@ -1,6 +1,6 @@
 // Package window keeps what the agents report, per target and per pod, in per-second buckets,
 // and computes windows over them on demand: request rate, in-flight and queue averages, model
-// gauges, GPU utilization per pod, and latency percentiles from merged sketches (never from
+// gauges, GPU readings per pod, and latency percentiles from merged sketches (never from
 // averaged percentiles).
 //
 // Memory is bounded: each tracked pod holds one ring of as many one-second buckets as its
@@ -109,15 +109,59 @@ type bucket struct {
 	rejected uint64
 	inFlight float64
 	queue    float64
-	gpuUtil  float64
-	gpuMem   float64
-	gpuSecs  float64 // seconds of reports that carried GPUs
+	gpu      gpuSum
 	model    []modelSum
 }
 
 type modelSum struct {
 	sum  float64 // value×seconds
 	secs float64
+}
+
+// gpuSum sums the GPU readings of reports: each signal averaged over the devices that
+// reported it, times the report's seconds.
+type gpuSum struct {
+	signals [reportv1.NumGPUSignals]modelSum
+	secs    float64 // seconds of reports that carried GPUs
+	// unattributed: a report could not tell the pod's GPUs from the node's; devices is the
+	// most devices such a report carried.
+	unattributed bool
+	devices      int
+}
+
+func (g *gpuSum) add(o *gpuSum) {
+	for i := range g.signals {
+		g.signals[i].sum += o.signals[i].sum
+		g.signals[i].secs += o.signals[i].secs
+	}
+	g.secs += o.secs
+	g.unattributed = g.unattributed || o.unattributed
+	g.devices = max(g.devices, o.devices)
+}
+
+func (g *gpuSum) record(r *reportv1.Report, d float64) {
+	if len(r.GPUs) == 0 {
+		return
+	}
+	g.secs += d
+	if !reportv1.GPUAttributionExact(r.GPUAttribution) {
+		g.unattributed = true
+		g.devices = max(g.devices, len(r.GPUs))
+	}
+	for sig := range reportv1.NumGPUSignals {
+		var sum float64
+		n := 0
+		for i := range r.GPUs {
+			if v, ok := r.GPUs[i].Signal(sig); ok {
+				sum += v
+				n++
+			}
+		}
+		if n > 0 {
+			g.signals[sig].sum += sum / float64(n) * d
+			g.signals[sig].secs += d
+		}
+	}
 }
 
 func (b *bucket) reset(sec int64) {
@@ -224,16 +268,7 @@ func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
 	b.rejected += r.Requests.Rejected
 	b.inFlight += r.InFlight.Average * d
 	b.queue += r.Queue.Average * d
-	if n := len(r.GPUs); n > 0 {
-		var util, mem float64
-		for _, g := range r.GPUs {
-			util += g.UtilizationPercent
-			mem += g.MemoryUtilizationPercent()
-		}
-		b.gpuUtil += util / float64(n) * d
-		b.gpuMem += mem / float64(n) * d
-		b.gpuSecs += d
-	}
+	b.gpu.record(r, d)
 	if names := t.cfg.ModelMetrics; len(names) > 0 {
 		if len(b.model) < len(names) {
 			b.model = append(b.model[:0], make([]modelSum, len(names))...)
@@ -276,14 +311,33 @@ type PodStats struct {
 	RejectedRate float64
 	// InFlight and Queue are time-weighted averages.
 	InFlight, Queue float64
-	// GPUUtilization and GPUMemoryUtilization are percents averaged over the pod's GPUs and
-	// the window; HasGPU is false when no report carried a GPU.
-	GPUUtilization, GPUMemoryUtilization float64
-	HasGPU                               bool
+	// GPU summarises the GPU readings; HasGPU is false when no report carried a GPU.
+	GPU    GPUStats
+	HasGPU bool
 	// ModelMetrics holds the time-weighted average of each configured gauge the pod exported.
 	ModelMetrics map[string]float64
 	// LastReport is when the pod's last report arrived.
 	LastReport time.Time
+}
+
+// GPUStats are one pod's GPU readings over a window.
+type GPUStats struct {
+	// Signals are percents, time-weighted over the window and averaged over the pod's devices
+	// that reported each; Has says which signals any report carried.
+	Signals [reportv1.NumGPUSignals]float64
+	Has     [reportv1.NumGPUSignals]bool
+	// Unattributed is true when a report of the window could not tell the pod's GPUs from
+	// the node's; Devices is then the most devices such a report carried.
+	Unattributed bool
+	Devices      int
+}
+
+// Signal returns signal s; ok is false when no report of the window carried it.
+func (g *GPUStats) Signal(s reportv1.GPUSignal) (v float64, ok bool) {
+	if s < 0 || s >= reportv1.NumGPUSignals {
+		return 0, false
+	}
+	return g.Signals[s], g.Has[s]
 }
 
 // Snapshot is a target's data over one window.
@@ -322,7 +376,8 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 			continue
 		}
 		var st PodStats
-		var inFlight, queue, gpuUtil, gpuMem, gpuSecs float64
+		var inFlight, queue float64
+		var gpu gpuSum
 		var model []modelSum
 		for sec := oldest; sec <= nowSec; sec++ {
 			b := &pd.buckets[sec%int64(t.size)]
@@ -335,9 +390,7 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 			st.Rejected += b.rejected
 			inFlight += b.inFlight
 			queue += b.queue
-			gpuUtil += b.gpuUtil
-			gpuMem += b.gpuMem
-			gpuSecs += b.gpuSecs
+			gpu.add(&b.gpu)
 			if len(b.model) > 0 {
 				if model == nil {
 					model = make([]modelSum, len(t.cfg.ModelMetrics))
@@ -355,10 +408,14 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 		st.RejectedRate = float64(st.Rejected) / st.Seconds
 		st.InFlight = inFlight / st.Seconds
 		st.Queue = queue / st.Seconds
-		if gpuSecs > 0 {
+		if gpu.secs > 0 {
 			st.HasGPU = true
-			st.GPUUtilization = gpuUtil / gpuSecs
-			st.GPUMemoryUtilization = gpuMem / gpuSecs
+			st.GPU.Unattributed, st.GPU.Devices = gpu.unattributed, gpu.devices
+			for i, m := range gpu.signals {
+				if m.secs > 0 {
+					st.GPU.Signals[i], st.GPU.Has[i] = m.sum/m.secs, true
+				}
+			}
 		}
 		for i, m := range model {
 			if m.secs > 0 {

@@ -62,7 +62,13 @@ func TestWindowAveragesAndRates(t *testing.T) {
 			ra.InFlight.Average = 4
 		}
 		ra.ModelMetrics = map[string]float64{"waiting": float64(i % 2 * 2), "ignored": 7}
-		ra.GPUs = []reportv1.GPU{{UtilizationPercent: 50, MemoryUsedBytes: 1, MemoryTotalBytes: 4}, {UtilizationPercent: 70, MemoryUsedBytes: 3, MemoryTotalBytes: 4}}
+		// Two whole GPUs and a MIG slice, which has memory but no utilization of its own.
+		ra.GPUs = []reportv1.GPU{{UtilizationPercent: ptr(50), MemoryUsedBytes: 1, MemoryTotalBytes: 4}, {UtilizationPercent: ptr(70), MemoryUsedBytes: 3, MemoryTotalBytes: 4},
+			{MIG: true, MemoryUsedBytes: 2, MemoryTotalBytes: 4}}
+		ra.GPUAttribution = reportv1.GPUAttributionPodResources
+		if i >= 30 {
+			ra.GPUs[0].SMActivityPercent = ptr(20) // GPM from the second half on
+		}
 		if err := s.Record(key, Pod{"a", "ua"}, ra); err != nil {
 			t.Fatal(err)
 		}
@@ -90,8 +96,9 @@ func TestWindowAveragesAndRates(t *testing.T) {
 		{"a.Seconds", a.Seconds, 60},
 		{"a.RequestRate", a.RequestRate, 10},
 		{"a.InFlight", a.InFlight, 3},
-		{"a.GPUUtilization", a.GPUUtilization, 60},
-		{"a.GPUMemoryUtilization", a.GPUMemoryUtilization, 50},
+		{"a.GPU utilization", a.GPU.Signals[reportv1.GPUUtilization], 60},
+		{"a.GPU memoryUtilization", a.GPU.Signals[reportv1.GPUMemoryUtilization], 50},
+		{"a.GPU smActivity", a.GPU.Signals[reportv1.GPUSMActivity], 20},
 		{"a.ModelMetrics[waiting]", a.ModelMetrics["waiting"], 1},
 		{"b.Seconds", b.Seconds, 10},
 		{"b.RequestRate", b.RequestRate, 30},
@@ -109,6 +116,9 @@ func TestWindowAveragesAndRates(t *testing.T) {
 	}
 	if b.HasGPU || !a.HasGPU {
 		t.Errorf("HasGPU: a=%v b=%v, want true, false", a.HasGPU, b.HasGPU)
+	}
+	if _, ok := a.GPU.Signal(reportv1.GPUTensorActivity); ok || a.GPU.Unattributed {
+		t.Errorf("a: tensor activity nobody reported, or unattributed: %+v", a.GPU)
 	}
 	// 600 fast requests and 300 slow ones: p50 is fast, p90 slow — a merged sketch, where
 	// averaging the pods' percentiles would give neither.
@@ -351,5 +361,43 @@ func TestConfigFor(t *testing.T) {
 	got := ConfigFor(spec)
 	if got.Window != 30*time.Second || got.Latency || !got.TimeToFirstByte || strings.Join(got.ModelMetrics, ",") != "b,vllm:num_requests_waiting" {
 		t.Errorf("ConfigFor = %+v", got)
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// A report that cannot tell the pod's GPUs from the node's marks the pod's window, with the
+// most devices such a report carried; an old agent's report, without attribution, counts so.
+func TestWindowUnattributedGPUs(t *testing.T) {
+	s, clk := newStore(t, Config{Window: 10 * time.Second})
+	for i, attribution := range []string{reportv1.GPUAttributionDRA, "", reportv1.GPUAttributionUnattributed, reportv1.GPUAttributionDRA} {
+		if i > 0 {
+			clk.Step(time.Second)
+		}
+		r := report(1, 0.1, 1)
+		r.GPUAttribution = attribution
+		for range 1 + i%3 {
+			r.GPUs = append(r.GPUs, reportv1.GPU{UtilizationPercent: ptr(10)})
+		}
+		if err := s.Record(key, Pod{"p", "u"}, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Record(key, Pod{"exact", "u2"}, func() *reportv1.Report {
+			e := report(1, 0.1, 1)
+			e.GPUs, e.GPUAttribution = r.GPUs, reportv1.GPUAttributionPodResources
+			return e
+		}()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, _ := s.Window(key, 10*time.Second)
+	if g := snap.Pods["p"].GPU; !g.Unattributed || g.Devices != 3 {
+		t.Errorf("p: %+v, want unattributed with 3 devices", g)
+	}
+	if g := snap.Pods["exact"].GPU; g.Unattributed || g.Devices != 0 {
+		t.Errorf("exact: %+v", g)
+	}
+	if snap, _ = s.Window(key, time.Second); !snap.Pods["p"].HasGPU || snap.Pods["p"].GPU.Unattributed {
+		t.Errorf("the last second's exact report: %+v", snap.Pods["p"])
 	}
 }

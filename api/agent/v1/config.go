@@ -32,6 +32,21 @@ const (
 	GPUOff  = "off"
 )
 
+// How the agent knows which GPUs are its pod's (--gpu-attribution).
+const (
+	// GPUAttributionAuto: the kubelet's PodResources socket where it is mounted, else the
+	// GPUs are reported unattributed.
+	GPUAttributionAuto = "auto"
+	// GPUAttributionDRA: the pod's ResourceClaims were shared with the agent, so every device
+	// NVML shows it is the pod's.
+	GPUAttributionDRA = "dra"
+)
+
+// GPUDeviceList splits --gpu-devices, a list separated by commas or spaces.
+func GPUDeviceList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
 const (
 	// DefaultTokenFile is where the agent reads its projected service-account token; the
 	// webhook mounts the token volume at TokenDir so that the default is right.
@@ -93,6 +108,8 @@ type Config struct {
 	NodeName     string
 
 	GPU                string
+	GPUAttribution     string
+	GPUDevices         string
 	PodResourcesSocket string
 
 	DrainGrace   time.Duration
@@ -167,7 +184,9 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PodUID, "pod-uid", "", "UID of this pod (downward API)")
 	fs.StringVar(&c.NodeName, "node-name", "", "node of this pod (downward API)")
 	fs.StringVar(&c.GPU, "gpu", GPUAuto, "GPU reporting: auto (NVML if present) or off")
-	fs.StringVar(&c.PodResourcesSocket, "pod-resources-socket", DefaultPodResourcesSocket, "kubelet PodResources socket, to find this pod's GPUs; if absent, every GPU NVML sees")
+	fs.StringVar(&c.GPUAttribution, "gpu-attribution", GPUAttributionAuto, "how the agent knows which GPUs are its pod's: auto (the PodResources socket if mounted, else unattributed) or dra (the pod's ResourceClaims were shared with the agent: every device NVML shows is the pod's)")
+	fs.StringVar(&c.GPUDevices, "gpu-devices", "", "comma-separated GPU or MIG UUIDs, indexes or gpu:mig indexes to read instead of finding the pod's; reported as attribution Configured")
+	fs.StringVar(&c.PodResourcesSocket, "pod-resources-socket", DefaultPodResourcesSocket, "kubelet PodResources socket, to find this pod's GPUs; if absent, GPUs are reported unattributed")
 	fs.DurationVar(&c.DrainGrace, "drain-grace", 3*time.Second, "after SIGTERM, how long to keep accepting new connections while not ready")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 25*time.Second, "after the grace period, how long in-flight requests and streams may take to finish")
 }
@@ -316,6 +335,17 @@ func (c *Config) Check() []FieldError {
 	}
 	if c.GPU != GPUAuto && c.GPU != GPUOff {
 		bad("gpu", strconv.Quote(c.GPU), "want %s or %s", GPUAuto, GPUOff)
+	}
+	if c.GPUAttribution != GPUAttributionAuto && c.GPUAttribution != GPUAttributionDRA {
+		bad("gpu-attribution", strconv.Quote(c.GPUAttribution), "want %s or %s", GPUAttributionAuto, GPUAttributionDRA)
+	}
+	if ids := GPUDeviceList(c.GPUDevices); len(ids) > reportv1.MaxGPUs {
+		bad("gpu-devices", strconv.Quote(c.GPUDevices), "%d devices, a report holds at most %d", len(ids), reportv1.MaxGPUs)
+	} else if slices.ContainsFunc(ids, func(id string) bool { return len(id) > MaxNameLen }) {
+		bad("gpu-devices", strconv.Quote(c.GPUDevices), "a device ID is longer than %d bytes", MaxNameLen)
+	}
+	if len(c.PodResourcesSocket) > MaxPathLen || (c.PodResourcesSocket != "" && !strings.HasPrefix(c.PodResourcesSocket, "/")) {
+		bad("pod-resources-socket", strconv.Quote(c.PodResourcesSocket), "want an absolute path of at most %d bytes", MaxPathLen)
 	}
 	for name, d := range map[string]time.Duration{"drain-grace": c.DrainGrace, "drain-timeout": c.DrainTimeout} {
 		if d < 0 || d > MaxDrainDuration {

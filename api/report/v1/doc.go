@@ -32,7 +32,15 @@
 //	  "modelMetrics": {"vllm:num_requests_waiting": 3},   // scraped gauges; absent ones are omitted
 //	  "gpus": [{"index": 0, "uuid": "GPU-…", "utilizationPercent": 87,
 //	            "memoryUsedBytes": 6.4e10, "memoryTotalBytes": 8.5e10,
-//	            "powerWatts": 412.5, "smClockMHz": 1980}],  // power and clock optional
+//	            "powerWatts": 412.5, "powerLimitWatts": 700,
+//	            "smClockMHz": 1980, "smClockMaxMHz": 1980, "throttleReasons": ["SwPowerCap"],
+//	            "smActivityPercent": 71, "smOccupancyPercent": 33, "tensorActivityPercent": 40},
+//	           {"index": 1, "uuid": "MIG-…", "mig": true, "parentUUID": "GPU-…",
+//	            "memoryUsedBytes": 1e9, "memoryTotalBytes": 1e10}],
+//	                                                      // everything but index, uuid and memory is
+//	                                                      // optional: absent where the device lacks it
+//	                                                      // (GPM: Hopper and newer; MIG: memory and GPM)
+//	  "gpuAttribution": "PodResources",                   // DRA, PodResources, Configured or Unattributed
 //	  "droppedReports": 0                                 // dropped since the last delivered report
 //	}
 //

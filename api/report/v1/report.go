@@ -22,6 +22,7 @@ const (
 	MaxGPUs         = 64
 	MaxModelMetrics = 64
 	MaxNameLen      = 253
+	maxShortLen     = 32
 )
 
 // Sanity limits on the values. A report beyond one is refused (Validate); the ones a real
@@ -72,7 +73,10 @@ type Report struct {
 	// server did not export is absent, never zero.
 	ModelMetrics map[string]float64 `json:"modelMetrics,omitempty"`
 
-	GPUs []GPU `json:"gpus,omitempty"`
+	// GPUs are the pod's GPUs and MIG slices as the agent read them; GPUAttribution says how it
+	// knows they are the pod's (GPUAttributionDRA, ...), set whenever GPUs is.
+	GPUs           []GPU  `json:"gpus,omitempty"`
+	GPUAttribution string `json:"gpuAttribution,omitempty"`
 
 	// DroppedReports counts the reports this agent dropped since its last delivered one.
 	DroppedReports uint64 `json:"droppedReports,omitempty"`
@@ -129,24 +133,129 @@ type Gauge struct {
 	Max     float64 `json:"max"`
 }
 
-// GPU is one sample of one GPU of the pod, taken at the end of the interval.
+// GPU attributions: how the agent knows the GPUs it reports are its pod's.
+const (
+	// GPUAttributionDRA: the pod's ResourceClaims were added to the agent's container, so
+	// every device NVML shows the agent is one of the pod's.
+	GPUAttributionDRA = "DRA"
+	// GPUAttributionPodResources: the kubelet's PodResources API named the pod's devices and
+	// the agent reads only those.
+	GPUAttributionPodResources = "PodResources"
+	// GPUAttributionConfigured: whoever ran the agent named the devices it reads.
+	GPUAttributionConfigured = "Configured"
+	// GPUAttributionUnattributed: the agent reports every GPU NVML shows it and cannot tell
+	// which are the pod's. The scaler uses such readings only when they are no more GPUs
+	// than the pod requests. An empty or unknown value means the same.
+	GPUAttributionUnattributed = "Unattributed"
+)
+
+// GPUAttributionExact reports whether attribution a names the pod's own devices.
+func GPUAttributionExact(a string) bool {
+	return a == GPUAttributionDRA || a == GPUAttributionPodResources || a == GPUAttributionConfigured
+}
+
+// MaxThrottleReasons bounds GPU.ThrottleReasons.
+const MaxThrottleReasons = 16
+
+// GPU is one sample of one GPU, or MIG slice, of the pod, taken at the end of the interval.
+// Every optional reading is absent where the device does not report it, never zero.
 type GPU struct {
-	Index              int     `json:"index"`
-	UUID               string  `json:"uuid"`
-	UtilizationPercent float64 `json:"utilizationPercent"`
-	MemoryUsedBytes    uint64  `json:"memoryUsedBytes"`
-	MemoryTotalBytes   uint64  `json:"memoryTotalBytes"`
-	// PowerWatts and SMClockMHz are absent where the device does not report them.
-	PowerWatts *float64 `json:"powerWatts,omitempty"`
-	SMClockMHz *uint32  `json:"smClockMHz,omitempty"`
+	Index int    `json:"index"`
+	UUID  string `json:"uuid"`
+	// MIG is true for a MIG slice; ParentUUID is then the GPU it is part of. A slice has no
+	// utilization, power or clock of its own: only memory and the GPM activities.
+	MIG        bool   `json:"mig,omitempty"`
+	ParentUUID string `json:"parentUUID,omitempty"`
+	// UtilizationPercent is NVML's utilization.gpu: the share of time a kernel ran.
+	UtilizationPercent *float64 `json:"utilizationPercent,omitempty"`
+	MemoryUsedBytes    uint64   `json:"memoryUsedBytes"`
+	MemoryTotalBytes   uint64   `json:"memoryTotalBytes"`
+	PowerWatts         *float64 `json:"powerWatts,omitempty"`
+	// PowerLimitWatts is the enforced power limit.
+	PowerLimitWatts *float64 `json:"powerLimitWatts,omitempty"`
+	SMClockMHz      *uint32  `json:"smClockMHz,omitempty"`
+	SMClockMaxMHz   *uint32  `json:"smClockMaxMHz,omitempty"`
+	// ThrottleReasons name NVML's current clock event reasons (SwPowerCap, HwSlowdown, ...),
+	// GpuIdle included; empty when the clocks are not held back.
+	ThrottleReasons []string `json:"throttleReasons,omitempty"`
+	// SMActivityPercent, SMOccupancyPercent and TensorActivityPercent are GPM metrics over
+	// the interval (Hopper and newer): SMs busy, warps resident of the maximum, tensor pipes
+	// busy.
+	SMActivityPercent     *float64 `json:"smActivityPercent,omitempty"`
+	SMOccupancyPercent    *float64 `json:"smOccupancyPercent,omitempty"`
+	TensorActivityPercent *float64 `json:"tensorActivityPercent,omitempty"`
 }
 
 // MemoryUtilizationPercent is used memory as a percentage of total; 0 if total is unknown.
-func (g GPU) MemoryUtilizationPercent() float64 {
+func (g *GPU) MemoryUtilizationPercent() float64 {
 	if g.MemoryTotalBytes == 0 {
 		return 0
 	}
 	return 100 * float64(g.MemoryUsedBytes) / float64(g.MemoryTotalBytes)
+}
+
+// GPUSignal is a reading of a GPU that can be scaled on, in percent. Its String is the name
+// the AutoscalingPolicy's GPU metric uses.
+type GPUSignal int
+
+// The GPU signals, NumGPUSignals of them.
+const (
+	GPUUtilization GPUSignal = iota
+	GPUMemoryUtilization
+	GPUSMActivity
+	GPUSMOccupancy
+	GPUTensorActivity
+	GPUPowerUtilization
+	NumGPUSignals
+)
+
+var gpuSignalNames = [NumGPUSignals]string{
+	"utilization", "memoryUtilization", "smActivity", "smOccupancy", "tensorActivity", "powerUtilization",
+}
+
+func (s GPUSignal) String() string {
+	if s < 0 || s >= NumGPUSignals {
+		return "GPUSignal(" + fmt.Sprint(int(s)) + ")"
+	}
+	return gpuSignalNames[s]
+}
+
+// ParseGPUSignal returns the signal of that name.
+func ParseGPUSignal(name string) (GPUSignal, bool) {
+	for i, n := range gpuSignalNames {
+		if n == name {
+			return GPUSignal(i), true
+		}
+	}
+	return 0, false
+}
+
+// Signal returns signal s in percent; ok is false where the device did not report it.
+func (g *GPU) Signal(s GPUSignal) (v float64, ok bool) {
+	opt := func(p *float64) (float64, bool) {
+		if p == nil {
+			return 0, false
+		}
+		return *p, true
+	}
+	switch s {
+	case GPUUtilization:
+		return opt(g.UtilizationPercent)
+	case GPUMemoryUtilization:
+		return g.MemoryUtilizationPercent(), g.MemoryTotalBytes > 0
+	case GPUSMActivity:
+		return opt(g.SMActivityPercent)
+	case GPUSMOccupancy:
+		return opt(g.SMOccupancyPercent)
+	case GPUTensorActivity:
+		return opt(g.TensorActivityPercent)
+	case GPUPowerUtilization:
+		if g.PowerWatts == nil || g.PowerLimitWatts == nil || *g.PowerLimitWatts <= 0 {
+			return 0, false
+		}
+		return min(100, 100**g.PowerWatts / *g.PowerLimitWatts), true
+	}
+	return 0, false
 }
 
 // UnmarshalJSON decodes a report; errors inside a sketch name it by its full path.
@@ -278,19 +387,55 @@ func (r *Report) Validate() error {
 	if len(r.GPUs) > MaxGPUs {
 		return fe("gpus", "%d entries, at most %d", len(r.GPUs), MaxGPUs)
 	}
-	for i, g := range r.GPUs {
-		p := fmt.Sprintf("gpus[%d]", i)
-		switch {
-		case g.Index < 0 || g.Index > MaxGPUIndex:
-			return fe(p+".index", "%d must be within [0, %d]", g.Index, MaxGPUIndex)
-		case len(g.UUID) > MaxNameLen:
-			return fe(p+".uuid", "longer than %d bytes", MaxNameLen)
-		case !(g.UtilizationPercent >= 0 && g.UtilizationPercent <= 100):
-			return fe(p+".utilizationPercent", "%v must be within [0, 100]", g.UtilizationPercent)
-		case g.MemoryTotalBytes != 0 && g.MemoryUsedBytes > g.MemoryTotalBytes:
-			return fe(p+".memoryUsedBytes", "%d exceeds memoryTotalBytes %d", g.MemoryUsedBytes, g.MemoryTotalBytes)
-		case g.PowerWatts != nil && !(finiteNonNeg(*g.PowerWatts) && *g.PowerWatts <= MaxPowerWatts):
-			return fe(p+".powerWatts", "%v must be within [0, %g]", *g.PowerWatts, float64(MaxPowerWatts))
+	if len(r.GPUAttribution) > maxShortLen {
+		return fe("gpuAttribution", "longer than %d bytes", maxShortLen)
+	}
+	for i := range r.GPUs {
+		if err := r.GPUs[i].validate(fmt.Sprintf("gpus[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *GPU) validate(p string) error {
+	fe := func(field, format string, a ...any) error {
+		return &FieldError{Field: p + "." + field, Detail: fmt.Sprintf(format, a...)}
+	}
+	switch {
+	case g.Index < 0 || g.Index > MaxGPUIndex:
+		return fe("index", "%d must be within [0, %d]", g.Index, MaxGPUIndex)
+	case len(g.UUID) > MaxNameLen:
+		return fe("uuid", "longer than %d bytes", MaxNameLen)
+	case len(g.ParentUUID) > MaxNameLen:
+		return fe("parentUUID", "longer than %d bytes", MaxNameLen)
+	case g.MemoryTotalBytes != 0 && g.MemoryUsedBytes > g.MemoryTotalBytes:
+		return fe("memoryUsedBytes", "%d exceeds memoryTotalBytes %d", g.MemoryUsedBytes, g.MemoryTotalBytes)
+	case len(g.ThrottleReasons) > MaxThrottleReasons:
+		return fe("throttleReasons", "%d entries, at most %d", len(g.ThrottleReasons), MaxThrottleReasons)
+	}
+	for _, pc := range []struct {
+		name string
+		v    *float64
+	}{
+		{"utilizationPercent", g.UtilizationPercent}, {"smActivityPercent", g.SMActivityPercent},
+		{"smOccupancyPercent", g.SMOccupancyPercent}, {"tensorActivityPercent", g.TensorActivityPercent},
+	} {
+		if pc.v != nil && !(*pc.v >= 0 && *pc.v <= 100) {
+			return fe(pc.name, "%v must be within [0, 100]", *pc.v)
+		}
+	}
+	for _, w := range []struct {
+		name string
+		v    *float64
+	}{{"powerWatts", g.PowerWatts}, {"powerLimitWatts", g.PowerLimitWatts}} {
+		if w.v != nil && !(finiteNonNeg(*w.v) && *w.v <= MaxPowerWatts) {
+			return fe(w.name, "%v must be within [0, %g]", *w.v, float64(MaxPowerWatts))
+		}
+	}
+	for j, r := range g.ThrottleReasons {
+		if r == "" || len(r) > maxShortLen {
+			return fe(fmt.Sprintf("throttleReasons[%d]", j), "must have 1 to %d bytes", maxShortLen)
 		}
 	}
 	return nil

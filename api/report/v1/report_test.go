@@ -31,11 +31,15 @@ func validReport() *Report {
 	for _, v := range []float64{0.001, 0.002, 0.01, 0.1} {
 		r.TimeToFirstByte.Add(v)
 	}
-	power, clock := 412.5, uint32(1980)
+	power, limit, clock, maxClock := 412.5, 700.0, uint32(1980), uint32(1980)
 	r.GPUs = []GPU{
-		{Index: 0, UUID: "GPU-a", UtilizationPercent: 87, MemoryUsedBytes: 64 << 30, MemoryTotalBytes: 80 << 30, PowerWatts: &power, SMClockMHz: &clock},
-		{Index: 1, UUID: "GPU-b", UtilizationPercent: 0, MemoryTotalBytes: 80 << 30},
+		{Index: 0, UUID: "GPU-a", UtilizationPercent: ptr(87), MemoryUsedBytes: 64 << 30, MemoryTotalBytes: 80 << 30,
+			PowerWatts: &power, PowerLimitWatts: &limit, SMClockMHz: &clock, SMClockMaxMHz: &maxClock, ThrottleReasons: []string{"SwPowerCap"},
+			SMActivityPercent: ptr(71), SMOccupancyPercent: ptr(33), TensorActivityPercent: ptr(40)},
+		{Index: 1, UUID: "GPU-b", UtilizationPercent: ptr(0), MemoryTotalBytes: 80 << 30},
+		{Index: 2, UUID: "MIG-c", MIG: true, ParentUUID: "GPU-c", MemoryUsedBytes: 1 << 30, MemoryTotalBytes: 10 << 30},
 	}
+	r.GPUAttribution = GPUAttributionPodResources
 	return r
 }
 
@@ -105,7 +109,14 @@ func TestValidateNamesField(t *testing.T) {
 		{"inFlight.average", func(r *Report) { r.InFlight.Average = -1 }},
 		{"queue.max", func(r *Report) { r.Queue.Max = math.Inf(1) }},
 		{`modelMetrics["x"]`, func(r *Report) { r.ModelMetrics["x"] = math.Inf(1) }},
-		{"gpus[1].utilizationPercent", func(r *Report) { r.GPUs[1].UtilizationPercent = 101 }},
+		{"gpus[1].utilizationPercent", func(r *Report) { r.GPUs[1].UtilizationPercent = ptr(101) }},
+		{"gpus[0].smActivityPercent", func(r *Report) { r.GPUs[0].SMActivityPercent = ptr(math.NaN()) }},
+		{"gpus[0].tensorActivityPercent", func(r *Report) { r.GPUs[0].TensorActivityPercent = ptr(-1) }},
+		{"gpus[0].powerLimitWatts", func(r *Report) { r.GPUs[0].PowerLimitWatts = ptr(math.Inf(1)) }},
+		{"gpus[0].throttleReasons", func(r *Report) { r.GPUs[0].ThrottleReasons = make([]string, MaxThrottleReasons+1) }},
+		{"gpus[0].throttleReasons[0]", func(r *Report) { r.GPUs[0].ThrottleReasons[0] = strings.Repeat("x", 33) }},
+		{"gpus[2].parentUUID", func(r *Report) { r.GPUs[2].ParentUUID = strings.Repeat("x", 300) }},
+		{"gpuAttribution", func(r *Report) { r.GPUAttribution = strings.Repeat("x", 33) }},
 		{"gpus[0].memoryUsedBytes", func(r *Report) { r.GPUs[0].MemoryUsedBytes = 81 << 30 }},
 		{"gpus[0].index", func(r *Report) { r.GPUs[0].Index = -1 }},
 		{"gpus[0].index", func(r *Report) { r.GPUs[0].Index = MaxGPUIndex + 1 }},
@@ -244,4 +255,34 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoding: %v", err)
 		}
 	})
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func TestGPUSignal(t *testing.T) {
+	r := validReport()
+	want := [NumGPUSignals]float64{87, 80, 71, 33, 40, 412.5 / 7}
+	for sig := range NumGPUSignals {
+		v, ok := r.GPUs[0].Signal(sig)
+		if !ok || math.Abs(v-want[sig]) > 1e-9 {
+			t.Errorf("GPU 0 %s = %v %v, want %v", sig, v, ok, want[sig])
+		}
+		if p, ok := ParseGPUSignal(sig.String()); !ok || p != sig {
+			t.Errorf("ParseGPUSignal(%q) = %v %v", sig, p, ok)
+		}
+	}
+	// The MIG slice reports memory only; everything else is absent, not zero.
+	for sig := range NumGPUSignals {
+		_, ok := r.GPUs[2].Signal(sig)
+		if ok != (sig == GPUMemoryUtilization) {
+			t.Errorf("MIG slice %s present = %v", sig, ok)
+		}
+	}
+	if _, ok := ParseGPUSignal("temperature"); ok {
+		t.Error("unknown signal parsed")
+	}
+	if !GPUAttributionExact(GPUAttributionDRA) || !GPUAttributionExact(GPUAttributionPodResources) ||
+		GPUAttributionExact(GPUAttributionUnattributed) || GPUAttributionExact("") {
+		t.Error("GPUAttributionExact")
+	}
 }

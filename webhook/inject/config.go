@@ -69,6 +69,14 @@ type Config struct {
 	RunAsUser int64
 	// TokenExpirationSeconds of the projected token; the kubelet rotates it at 80%.
 	TokenExpirationSeconds int64
+	// GPUPodResources lets pods ask for the kubelet's PodResources socket in the agent
+	// (AnnotationGPUPodResources): a read-only hostPath, and the agent runs as root.
+	GPUPodResources bool
+
+	// NamespacePodSecurity is the pod's namespace's LabelPodSecurityEnforce, set per
+	// request by the handler for pods that ask for the PodResources socket; empty: not
+	// known, or not enforced.
+	NamespacePodSecurity string
 }
 
 // DefaultConfig returns the template of a default install.

@@ -60,5 +60,6 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	quantity("agent-memory", "memory request of the agent", &c.Resources.Requests, corev1.ResourceMemory)
 	quantity("agent-memory-limit", "memory limit of the agent", &c.Resources.Limits, corev1.ResourceMemory)
 	fs.Int64Var(&c.RunAsUser, "agent-run-as-user", c.RunAsUser, "non-root UID and GID the agent runs as")
+	fs.BoolVar(&c.GPUPodResources, "gpu-pod-resources", c.GPUPodResources, "let GPU pods ask for the kubelet's PodResources socket in the agent with "+AnnotationGPUPodResources+"=true: exact GPU attribution with the device plugin, at the price of a read-only hostPath and a root agent (the privileged Pod Security level)")
 	fs.Int64Var(&c.TokenExpirationSeconds, "agent-token-expiration", c.TokenExpirationSeconds, "lifetime in seconds of the agent's projected token (the kubelet renews it at 80%)")
 }

@@ -37,9 +37,13 @@ type Status struct {
 	ListenPort int32  `json:"listenPort"`
 	AdminPort  int32  `json:"adminPort"`
 	Protocol   string `json:"protocol"`
-	// GPU is true when a container of the pod requests nvidia.com/gpu, so
-	// the agent was given NVML access.
-	GPU bool `json:"gpu,omitempty"`
+	// GPU is true when the pod has GPUs, so the agent was given NVML access;
+	// GPUAttribution says how the agent knows they are the pod's (DRA,
+	// PodResources or Unattributed), and GPUClaims are the ResourceClaims it
+	// shares with the model.
+	GPU            bool     `json:"gpu,omitempty"`
+	GPUAttribution string   `json:"gpuAttribution,omitempty"`
+	GPUClaims      []string `json:"gpuClaims,omitempty"`
 }
 
 // Result of an injection.
@@ -90,7 +94,15 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkConflicts(pod, target, s); err != nil {
+	gpu, err := planGPU(pod, cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	volumes := []corev1.Volume{tokenVolume(cfg)}
+	if gpu.podResources {
+		volumes = append(volumes, podResourcesVolume())
+	}
+	if err := checkConflicts(pod, target, s, volumes); err != nil {
 		return Result{}, err
 	}
 	protocol := s.protocol
@@ -113,22 +125,36 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 	if target.container == "" {
 		warnings = append(warnings, fmt.Sprintf("no container declares port %d (from %s); the agent fronts it on port %d", target.number, AnnotationPort, s.agent.ListenPort))
 	}
+	if gpu.warning != "" {
+		warnings = append(warnings, gpu.warning)
+	}
 
 	st := Status{
 		Container:        ContainerName,
 		Image:            cfg.Image,
 		Version:          cfg.version(),
-		Volumes:          []string{TokenVolumeName},
+		Volumes:          make([]string, 0, len(volumes)),
 		FrontedContainer: target.container,
 		FrontedPort:      target.number,
 		PortName:         target.name,
 		ListenPort:       int32(s.agent.ListenPort),
 		AdminPort:        int32(s.agent.AdminPort),
 		Protocol:         protocol,
-		GPU:              usesGPU(pod),
+		GPU:              gpu.attribution != "",
+		GPUAttribution:   gpu.attribution,
 	}
-	out.Spec.InitContainers = append(out.Spec.InitContainers, sidecar(cfg, s, st))
-	out.Spec.Volumes = append(out.Spec.Volumes, tokenVolume(cfg))
+	for _, v := range volumes {
+		st.Volumes = append(st.Volumes, v.Name)
+	}
+	for _, c := range gpu.claims {
+		if !slices.Contains(st.GPUClaims, c.Name) {
+			st.GPUClaims = append(st.GPUClaims, c.Name)
+		}
+	}
+	agent := sidecar(cfg, s, st)
+	gpu.apply(&agent)
+	out.Spec.InitContainers = append(out.Spec.InitContainers, agent)
+	out.Spec.Volumes = append(out.Spec.Volumes, volumes...)
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return Result{}, notInjectable("recording the status: %v", err)
@@ -253,7 +279,7 @@ func protocolOf(p port) string {
 
 // checkConflicts refuses what would break the pod: agent ports already in use,
 // names already taken.
-func checkConflicts(pod *corev1.Pod, target port, s settings) error {
+func checkConflicts(pod *corev1.Pod, target port, s settings, volumes []corev1.Volume) error {
 	listenPort, adminPort := int32(s.agent.ListenPort), int32(s.agent.AdminPort)
 	if listenPort == target.number || adminPort == target.number {
 		return notInjectable("the agent's ports %d/%d include the fronted port %d: set %s or %s",
@@ -284,8 +310,10 @@ func checkConflicts(pod *corev1.Pod, target port, s settings) error {
 			}
 		}
 	}
-	if slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == TokenVolumeName }) {
-		errs = append(errs, notInjectable("the pod already has a volume named %s", TokenVolumeName))
+	for _, add := range volumes {
+		if slices.ContainsFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == add.Name }) {
+			errs = append(errs, notInjectable("the pod already has a volume named %s", add.Name))
+		}
 	}
 	if len(errs) > 0 {
 		return errs[0]
@@ -342,16 +370,6 @@ func sidecar(cfg *Config, s settings, st Status) corev1.Container {
 			env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
 		}
 	}
-	if st.GPU {
-		// The NVIDIA container runtime mounts NVML only into containers that
-		// ask for it; the agent requests no GPU of its own, and needs the
-		// utility capability (NVML) only. Where the device plugin ignores this
-		// variable in unprivileged containers, GPU reporting is simply off.
-		env = append(env,
-			corev1.EnvVar{Name: "NVIDIA_VISIBLE_DEVICES", Value: "all"},
-			corev1.EnvVar{Name: "NVIDIA_DRIVER_CAPABILITIES", Value: "utility"})
-	}
-
 	listen := corev1.ContainerPort{Name: st.PortName, ContainerPort: st.ListenPort, Protocol: corev1.ProtocolTCP}
 	admin := corev1.ContainerPort{Name: AdminPortName, ContainerPort: st.AdminPort, Protocol: corev1.ProtocolTCP}
 	probe := func(path string, period, failures int32) *corev1.Probe {
@@ -394,20 +412,6 @@ func sidecar(cfg *Config, s settings, st Status) corev1.Container {
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
-}
-
-// GPUResource is the extended resource of NVIDIA's device plugin.
-const GPUResource corev1.ResourceName = "nvidia.com/gpu"
-
-func usesGPU(pod *corev1.Pod) bool {
-	for _, c := range pod.Spec.Containers {
-		for _, list := range []corev1.ResourceList{c.Resources.Limits, c.Resources.Requests} {
-			if q, ok := list[GPUResource]; ok && q.Sign() > 0 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func fieldEnv(name, path string) corev1.EnvVar {

@@ -512,35 +512,6 @@ func TestBindFlags(t *testing.T) {
 	}
 }
 
-func TestInjectGivesGPUPodsAgentsNVML(t *testing.T) {
-	gpuModel := container("model", cport("http", 8000))
-	gpuModel.Resources.Limits = corev1.ResourceList{GPUResource: resource.MustParse("1")}
-	for _, tt := range []struct {
-		name string
-		pod  *corev1.Pod
-		want bool
-	}{
-		{"GPU pod", podOf(nil, gpuModel), true},
-		{"CPU pod", podOf(nil, container("model", cport("http", 8000))), false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := Inject(tt.pod, testConfig())
-			if err != nil {
-				t.Fatal(err)
-			}
-			env := map[string]string{}
-			for _, e := range agentOf(t, res.Pod).Env {
-				env[e.Name] = e.Value
-			}
-			got := env["NVIDIA_VISIBLE_DEVICES"] == "all" && env["NVIDIA_DRIVER_CAPABILITIES"] == "utility"
-			_, any := env["NVIDIA_VISIBLE_DEVICES"]
-			if got != tt.want || any != tt.want || res.Status.GPU != tt.want {
-				t.Errorf("NVML env %v, status GPU %v; want %v", env, res.Status.GPU, tt.want)
-			}
-		})
-	}
-}
-
 // TestInjectEveryAnnotationAtAndBeyondItsLimits: at its limit an annotation reaches the agent,
 // which starts; beyond it the pod is left alone and the reason names the annotation.
 func TestInjectEveryAnnotationAtAndBeyondItsLimits(t *testing.T) {

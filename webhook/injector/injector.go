@@ -97,6 +97,15 @@ func (in *Injector) Handle(ctx context.Context, req admission.Request) admission
 		}
 		cfg.CABundle = bundle
 	}
+	if cfg.GPUPodResources && inject.WantsPodResources(&pod) {
+		// The hostPath and root user the socket needs pass Pod Security only at privileged.
+		cfg.NamespacePodSecurity = inject.PodSecurityUnknown
+		if labels, err := in.Lookup.NamespaceLabels(ctx, pod.Namespace); err == nil {
+			cfg.NamespacePodSecurity = labels[inject.LabelPodSecurityEnforce]
+		} else {
+			log.Error(err, "reading the namespace's Pod Security level")
+		}
+	}
 	res, err := inject.Inject(&pod, &cfg)
 	if err != nil {
 		return in.notInjected(ctx, ptr.Deref(req.DryRun, false), &pod, d, err.Error(), warnings)

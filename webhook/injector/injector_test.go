@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -264,6 +266,36 @@ func BenchmarkHandle(b *testing.B) {
 	for b.Loop() {
 		if resp := in.Handle(ctx, req); len(resp.Patches) == 0 {
 			b.Fatal("not injected")
+		}
+	}
+}
+
+// podSecurityLookup answers the namespace's labels with a Pod Security level.
+type podSecurityLookup struct {
+	lookup
+	level string
+}
+
+func (l podSecurityLookup) NamespaceLabels(context.Context, string) (map[string]string, error) {
+	return map[string]string{inject.LabelPodSecurityEnforce: l.level}, nil
+}
+
+// The PodResources socket is mounted only where the namespace's Pod Security level admits the
+// pod that has it; elsewhere the pod is injected without it and told why.
+func TestPodResourcesFollowsNamespacePodSecurity(t *testing.T) {
+	pod := modelPod(true, corev1.ContainerPort{Name: "http", ContainerPort: 8000})
+	pod.Annotations = map[string]string{inject.AnnotationGPUPodResources: "true"}
+	pod.Spec.Containers[0].Resources.Limits = corev1.ResourceList{inject.GPUResource: resource.MustParse("1")}
+	for level, want := range map[string]bool{"privileged": true, "": true, "baseline": false, "restricted": false} {
+		in, _ := newInjector(t, podSecurityLookup{level: level})
+		in.Template.GPUPodResources = true
+		req := podRequest(t, pod)
+		resp := in.Handle(context.Background(), req)
+		got := applied(t, req, resp)
+		mounted := slices.ContainsFunc(got.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == inject.PodResourcesVolumeName })
+		warned := slices.ContainsFunc(resp.Warnings, func(w string) bool { return strings.Contains(w, "Pod Security level") })
+		if mounted != want || warned == want {
+			t.Errorf("level %q: mounted %v, warned %v %q; want mounted %v", level, mounted, warned, resp.Warnings, want)
 		}
 	}
 }

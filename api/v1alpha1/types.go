@@ -240,21 +240,37 @@ type ModelMetricSource struct {
 	AverageValue resource.Quantity `json:"averageValue"`
 }
 
-// GPUMetric names an NVML counter.
-// +kubebuilder:validation:Enum=utilization;memoryUtilization
+// GPUMetric names a reading of the pod's GPUs, in percent. Which one follows
+// load depends on the server: see the README's "Which GPU signal".
+// +kubebuilder:validation:Enum=utilization;memoryUtilization;smActivity;smOccupancy;tensorActivity;powerUtilization
 type GPUMetric string
 
 const (
 	// GPUUtilization is the percent of time a kernel ran (NVML utilization.gpu).
+	// It reads 100 while one kernel idles on a lock, and MIG slices lack it.
 	GPUUtilization GPUMetric = "utilization"
 	// GPUMemoryUtilization is memory used over memory total, in percent.
 	GPUMemoryUtilization GPUMetric = "memoryUtilization"
+	// GPUSMActivity is the percent of SMs busy (GPM, Hopper and newer; MIG too).
+	GPUSMActivity GPUMetric = "smActivity"
+	// GPUSMOccupancy is resident warps over the maximum, in percent (GPM).
+	GPUSMOccupancy GPUMetric = "smOccupancy"
+	// GPUTensorActivity is the percent of time the tensor pipes were busy (GPM).
+	GPUTensorActivity GPUMetric = "tensorActivity"
+	// GPUPowerUtilization is power draw over the enforced power limit, in
+	// percent; not on MIG slices, which share their GPU's power.
+	GPUPowerUtilization GPUMetric = "powerUtilization"
 )
 
-// GPUMetricSource targets an NVML utilization averaged over the GPUs of the
-// ready replicas.
+// GPUMetrics lists every GPUMetric.
+var GPUMetrics = []GPUMetric{GPUUtilization, GPUMemoryUtilization, GPUSMActivity, GPUSMOccupancy, GPUTensorActivity, GPUPowerUtilization}
+
+// GPUMetricSource targets a GPU reading averaged over the GPUs (or MIG slices)
+// of the ready replicas.
 type GPUMetricSource struct {
-	// Metric is utilization (default) or memoryUtilization.
+	// Metric is utilization (default), memoryUtilization, smActivity,
+	// smOccupancy, tensorActivity or powerUtilization. A device that does not
+	// report it counts as a replica without data.
 	// +optional
 	// +kubebuilder:default=utilization
 	Metric GPUMetric `json:"metric,omitempty"`

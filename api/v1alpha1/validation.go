@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,10 +200,8 @@ func validateMetric(m *MetricSpec, fldPath *field.Path) field.ErrorList {
 	}
 	if m.GPU != nil {
 		p := fldPath.Child("gpu")
-		switch m.GPU.Metric {
-		case "", GPUUtilization, GPUMemoryUtilization:
-		default:
-			errs = append(errs, field.NotSupported(p.Child("metric"), m.GPU.Metric, []GPUMetric{GPUUtilization, GPUMemoryUtilization}))
+		if m.GPU.Metric != "" && !slices.Contains(GPUMetrics, m.GPU.Metric) {
+			errs = append(errs, field.NotSupported(p.Child("metric"), m.GPU.Metric, GPUMetrics))
 		}
 		errs = append(errs, percent(m.GPU.AverageUtilization, p.Child("averageUtilization"))...)
 	}

@@ -62,6 +62,16 @@ func TestValidateSpecAcceptsEveryMetricType(t *testing.T) {
 	}
 }
 
+func TestValidateSpecAcceptsEveryGPUMetric(t *testing.T) {
+	for _, m := range GPUMetrics {
+		s := validSpec()
+		s.Metrics[4].GPU.Metric = m
+		if errs := ValidateSpec(&s, field.NewPath("spec")); len(errs) > 0 {
+			t.Errorf("%s refused: %v", m, errs)
+		}
+	}
+}
+
 func TestValidateSpecRejects(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -95,6 +105,7 @@ func TestValidateSpecRejects(t *testing.T) {
 		{"gpu utilization 0", func(s *AutoscalingPolicySpec) { s.Metrics[4].GPU.AverageUtilization = 0 }, "spec.metrics[4].gpu.averageUtilization", field.ErrorTypeInvalid},
 		{"gpu utilization 101", func(s *AutoscalingPolicySpec) { s.Metrics[4].GPU.AverageUtilization = 101 }, "spec.metrics[4].gpu.averageUtilization", field.ErrorTypeInvalid},
 		{"gpu unknown metric", func(s *AutoscalingPolicySpec) { s.Metrics[4].GPU.Metric = "temperature" }, "spec.metrics[4].gpu.metric", field.ErrorTypeNotSupported},
+		{"gpu metric in the wrong case", func(s *AutoscalingPolicySpec) { s.Metrics[4].GPU.Metric = "SMActivity" }, "spec.metrics[4].gpu.metric", field.ErrorTypeNotSupported},
 		{"unknown resource", func(s *AutoscalingPolicySpec) { s.Metrics[5].Resource.Name = "ephemeral-storage" }, "spec.metrics[5].resource.name", field.ErrorTypeNotSupported},
 		{"resource utilization missing", func(s *AutoscalingPolicySpec) { s.Metrics[5].Resource.Target.AverageUtilization = nil }, "spec.metrics[5].resource.target.averageUtilization", field.ErrorTypeRequired},
 		{"resource utilization zero", func(s *AutoscalingPolicySpec) { s.Metrics[5].Resource.Target.AverageUtilization = ptr.To[int32](0) }, "spec.metrics[5].resource.target.averageUtilization", field.ErrorTypeInvalid},

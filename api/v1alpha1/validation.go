@@ -32,6 +32,12 @@ const (
 // Resource metric it means the NVML utilization the agents report.
 const GPUResourceName corev1.ResourceName = "nvidia.com/gpu"
 
+// IsDevicePluginGPU reports whether resource name is one of the NVIDIA device plugin's: a
+// whole GPU, or a MIG slice (nvidia.com/mig-1g.10gb, ...) under its mixed MIG strategy.
+func IsDevicePluginGPU(name corev1.ResourceName) bool {
+	return name == GPUResourceName || strings.HasPrefix(string(name), "nvidia.com/mig-")
+}
+
 var promMetricName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
 // ValidateAutoscalingPolicy returns every problem of the policy at once, each

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/decision"
 	"github.com/inferscale/inferscale/scaler/target"
 	"github.com/inferscale/inferscale/workload"
@@ -55,6 +56,7 @@ func decisionPod(p *corev1.Pod) decision.Pod {
 		Phase:       p.Status.Phase,
 		Terminating: p.DeletionTimestamp != nil,
 		Requests:    requests(p),
+		GPUs:        gpuRequest(p),
 	}
 	if p.Status.StartTime != nil {
 		d.StartTime = p.Status.StartTime.Time
@@ -106,4 +108,19 @@ func requests(p *corev1.Pod) map[corev1.ResourceName]int64 {
 		}
 	}
 	return out
+}
+
+// gpuRequest counts the device plugin's GPUs and MIG slices the pod's containers ask for:
+// their limits, which for extended resources are also their requests.
+func gpuRequest(p *corev1.Pod) int64 {
+	var n int64
+	for i := range p.Spec.Containers {
+		c := &p.Spec.Containers[i]
+		for name, q := range c.Resources.Limits {
+			if v1alpha1.IsDevicePluginGPU(name) {
+				n += q.Value()
+			}
+		}
+	}
+	return n
 }

@@ -40,7 +40,9 @@
 // milli-units.
 //
 // QueueDepth is the agents' in-flight gauge, which already counts requests waiting in the
-// agent's queue. GPU and Resource nvidia.com/gpu read the NVML utilization the agents report.
+// agent's queue. GPU reads the signal it names (reportv1.GPUSignal), Resource nvidia.com/gpu the
+// NVML utilization; a pod whose agent reported more GPUs than the pod requests without knowing
+// which are the pod's makes either invalid (ScalingActive=False, GPUUnattributed).
 //
 // Latency is the guard, not the sizer: latency is flat until a replica saturates and then
 // explodes, so percentile ÷ target × replicas asks for a fraction of the pods far below target

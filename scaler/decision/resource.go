@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
@@ -50,7 +51,7 @@ func (resourceMetric) describe(m *v1alpha1.MetricSpec, ev *evaluation) (float64,
 func (resourceMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float64, ev *evaluation) {
 	name := m.Resource.Name
 	if name == v1alpha1.GPUResourceName {
-		gpuAverage(e, target, ev, gpuUtilization)
+		gpuAverage(e, target, ev, reportv1.GPUUtilization)
 		return
 	}
 	usages := e.in.Resources[name]

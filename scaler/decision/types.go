@@ -88,6 +88,10 @@ type Pod struct {
 	// sidecars). A resource is absent when some container has no request for it, which makes
 	// a Utilization metric of that resource invalid.
 	Requests map[corev1.ResourceName]int64
+	// GPUs is how many device-plugin GPUs (nvidia.com/gpu and MIG slices, nvidia.com/mig-*)
+	// the pod's containers request. A pod whose agent reports more GPUs than this without
+	// knowing which are the pod's makes a GPU metric invalid.
+	GPUs int64
 }
 
 // ResourceUsage is one pod's usage of one resource from metrics.k8s.io (PodMetrics, summed

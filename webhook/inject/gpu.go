@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
 // GPU access of the agent. Documented in webhook/README.md (GPU attribution).
@@ -31,12 +32,8 @@ const (
 	PodSecurityUnknown      = "unknown"
 )
 
-// GPUResource is the extended resource of NVIDIA's device plugin; with MIG's mixed strategy
-// it serves nvidia.com/mig-<profile> resources too.
-const (
-	GPUResource       corev1.ResourceName = "nvidia.com/gpu"
-	migResourcePrefix                     = "nvidia.com/mig-"
-)
+// GPUResource is the extended resource of NVIDIA's device plugin.
+const GPUResource = v1alpha1.GPUResourceName
 
 // gpuPlan is how the agent of a pod reaches the pod's GPUs, and how it will know they are
 // the pod's (a reportv1 attribution; empty for a pod without GPUs).
@@ -149,7 +146,7 @@ func usesDevicePlugin(pod *corev1.Pod) bool {
 	for _, c := range pod.Spec.Containers {
 		for _, list := range []corev1.ResourceList{c.Resources.Limits, c.Resources.Requests} {
 			for name, q := range list {
-				if (name == GPUResource || strings.HasPrefix(string(name), migResourcePrefix)) && q.Sign() > 0 {
+				if v1alpha1.IsDevicePluginGPU(name) && q.Sign() > 0 {
 					return true
 				}
 			}

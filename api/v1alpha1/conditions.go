@@ -61,6 +61,9 @@ const (
 	ReasonInvalidMetricSourceType = "InvalidMetricSourceType"
 	ReasonScalingDisabled         = "ScalingDisabled"
 	ReasonIncompleteWindow        = "IncompleteWindow"
+	// ReasonGPUUnattributed: an agent read more GPUs than its pod requests and cannot tell
+	// which are the pod's, so a GPU metric is not scaled on.
+	ReasonGPUUnattributed = "GPUUnattributed"
 
 	// ScalingLimited True.
 	ReasonTooManyReplicas = "TooManyReplicas"

@@ -46,17 +46,13 @@ func (gpuMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float64, 
 	gpuAverage(e, target, ev, sig)
 }
 
-// reasonGPUUnattributed: ScalingActive=False because the agents cannot tell the pods' GPUs
-// from their nodes' other GPUs.
-const reasonGPUUnattributed = "GPUUnattributed"
-
 // gpuAverage evaluates a GPU signal in percent per ready pod; Resource nvidia.com/gpu uses it
 // too, with utilization. A pod whose agent reads more GPUs than the pod requests and cannot
 // tell which are the pod's makes the metric invalid: an average over the node's GPUs would be
 // diluted by idle neighbours or inflated by busy ones, and would show other tenants' load.
 func gpuAverage(e *evaluator, target float64, ev *evaluation, sig reportv1.GPUSignal) {
 	if err := unattributedGPUs(e); err != nil {
-		ev.err, ev.failReason = err, reasonGPUUnattributed
+		ev.err, ev.failReason = err, v1alpha1.ReasonGPUUnattributed
 		return
 	}
 	withGPU, withSignal := 0, 0

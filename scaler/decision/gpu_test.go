@@ -56,7 +56,7 @@ func TestGPUSignalsTrackLoad(t *testing.T) {
 func TestGPUSignalNoDeviceReports(t *testing.T) {
 	d := (&Autoscaler{}).Decide(gpuInput(policy(1, 10, gpuSpec(v1alpha1.GPUTensorActivity, 50)),
 		gpuStats(reportv1.GPUUtilization, 70), gpuStats(reportv1.GPUUtilization, 70)), t0)
-	checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionFalse, reasonFailedGetAgentMetric)
+	checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionFalse, v1alpha1.ReasonFailedGetAgentMetric)
 	if msg := condition(d, v1alpha1.ScalingActive).Message; !strings.Contains(msg, "report no tensorActivity (GPM: Hopper and newer)") {
 		t.Errorf("message %q does not say the signal is missing and where it exists", msg)
 	}
@@ -76,7 +76,7 @@ func TestGPUUnattributed(t *testing.T) {
 		Name: v1alpha1.GPUResourceName, Target: v1alpha1.MetricTarget{Type: v1alpha1.UtilizationMetricType, AverageUtilization: ptr.To[int32](40)}}}
 	for _, spec := range []v1alpha1.MetricSpec{gpuSpec(v1alpha1.GPUUtilization, 40), resourceGPU} {
 		d := (&Autoscaler{}).Decide(gpuInput(policy(1, 10, spec), gpuStats(reportv1.GPUUtilization, 80), unattributed(8)), t0)
-		checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionFalse, reasonGPUUnattributed)
+		checkCondition(t, d, v1alpha1.ScalingActive, metav1.ConditionFalse, v1alpha1.ReasonGPUUnattributed)
 		msg := condition(d, v1alpha1.ScalingActive).Message
 		for _, want := range []string{"test-pod-1", "reads 8 GPUs", "which one is the pod's", "ResourceClaim", "--gpu-pod-resources", "inferscale.io/gpu-pod-resources"} {
 			if !strings.Contains(msg, want) {
@@ -96,7 +96,7 @@ func TestGPUUnattributed(t *testing.T) {
 	// A terminating pod's readings no longer count, attributed or not.
 	in := gpuInput(policy(1, 10, gpuSpec(v1alpha1.GPUUtilization, 40)), gpuStats(reportv1.GPUUtilization, 80), unattributed(8))
 	in.Pods[1].Terminating, in.Pods[1].Phase = true, corev1.PodRunning
-	if d := (&Autoscaler{}).Decide(in, t0); condition(d, v1alpha1.ScalingActive).Reason == reasonGPUUnattributed {
+	if d := (&Autoscaler{}).Decide(in, t0); condition(d, v1alpha1.ScalingActive).Reason == v1alpha1.ReasonGPUUnattributed {
 		t.Errorf("a terminating pod's unattributed GPUs block scaling: %s", d.Reason)
 	}
 }

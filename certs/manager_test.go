@@ -376,7 +376,17 @@ func TestStartRecreatesADeletedSecret(t *testing.T) {
 	secretExists := func() bool {
 		return c.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: WebhookSecret}, &corev1.Secret{}) == nil
 	}
-	wait("the first sync", func() bool { return secretExists() && clk.HasWaiters() })
+	// The ticker exists before the first Ensure ends: wait for its files too, or they could
+	// land after the delete below and pass for the reload.
+	certDirMatchesSecret := func() bool {
+		var s corev1.Secret
+		if c.Get(ctx, types.NamespacedName{Namespace: Namespace, Name: WebhookSecret}, &s) != nil {
+			return false
+		}
+		got, _ := os.ReadFile(filepath.Join(m.opts.CertDir, CertKey))
+		return len(got) > 0 && bytes.Equal(got, s.Data[CertKey])
+	}
+	wait("the first sync", func() bool { return certDirMatchesSecret() && clk.HasWaiters() })
 	before, _ := os.ReadFile(filepath.Join(m.opts.CertDir, CertKey))
 
 	if err := c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: WebhookSecret}}); err != nil {
@@ -386,7 +396,7 @@ func TestStartRecreatesADeletedSecret(t *testing.T) {
 	wait("the secret re-created", secretExists)
 	wait("the cert dir reloaded", func() bool {
 		got, _ := os.ReadFile(filepath.Join(m.opts.CertDir, CertKey))
-		return len(got) > 0 && !bytes.Equal(got, before)
+		return certDirMatchesSecret() && !bytes.Equal(got, before)
 	})
 	checkConsistent(t, c, clk.Now(), m)
 

@@ -8,12 +8,15 @@ TOOLS_BIN := $(abspath $(BIN)/tools)
 CONTROLLER_GEN := $(TOOLS_BIN)/controller-gen
 STATICCHECK := $(TOOLS_BIN)/staticcheck
 
-.PHONY: help demo build test test-unit test-e2e e2e-tools lint generate manifests verify-generate bench bench-sim tools
+.PHONY: help deps demo build test test-unit test-e2e e2e-tools lint generate manifests verify-generate bench bench-sim tools
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-demo: ## a real local cluster, inferscale installed, a model autoscaled under load; chart in _output/demo
+deps: ## install the missing Debian packages the local cluster and the build need (as root), or say how
+	bash hack/install-deps.sh
+
+demo: deps ## a real local cluster, inferscale installed, a model autoscaled under load; chart in _output/demo
 	$(GO) run ./e2e/cmd/demo
 
 build: ## build every binary into bin/
@@ -21,12 +24,12 @@ build: ## build every binary into bin/
 
 test: verify-generate test-unit test-e2e ## all tests: generated files fresh, unit, e2e
 
-test-unit: e2e-tools ## unit tests (some start a real API server from the e2e tools)
+test-unit: deps e2e-tools ## unit tests (some start a real API server from the e2e tools)
 	$(GO) test -count=1 ./...
 	cd sim/knative && $(GO) test -count=1 ./...
 
 # -p 1: each e2e package that brings a cluster up needs the machine's ports and paths alone.
-test-e2e: e2e-tools ## e2e tests against a real local cluster (or INFERSCALE_E2E_KUBECONFIG's)
+test-e2e: deps e2e-tools ## e2e tests against a real local cluster (or INFERSCALE_E2E_KUBECONFIG's)
 	$(GO) test -count=1 -p 1 -tags e2e -timeout 60m -v ./e2e/...
 
 e2e-tools: ## build the pinned Kubernetes binaries into ~/.cache/inferscale/k8s/<version> (cold: ~10 min)

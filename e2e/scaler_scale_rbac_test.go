@@ -16,25 +16,7 @@ import (
 	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
-const modelInferCRD = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: modelinfers.workload.matrixinfer.ai}
-spec:
-  group: workload.matrixinfer.ai
-  scope: Namespaced
-  names: {kind: ModelInfer, plural: modelinfers, singular: modelinfer}
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        x-kubernetes-preserve-unknown-fields: true
-    subresources:
-      status: {}
-      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
-`
+var modelInferCRD = crdWithScale("workload.matrixinfer.ai", "v1alpha1", "ModelInfer", "modelinfers")
 
 // A kind with /scale that the shipped RBAC does not cover (MatrixInfer's ModelInfer): the
 // policy's AbleToScale condition names the permission the scaler lacks and how to grant it;

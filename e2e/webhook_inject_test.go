@@ -172,15 +172,20 @@ func waitPolicyVisible(t *testing.T, ns, target string) {
 	}
 }
 
-const seldonCRD = `apiVersion: apiextensions.k8s.io/v1
+var seldonCRD = crdWithScale("machinelearning.seldon.io", "v1", "SeldonDeployment", "seldondeployments", "sdep")
+
+// crdWithScale is a CustomResourceDefinition that keeps any field, with status and a /scale
+// on spec.replicas and status.replicas (no selector), as Seldon's and MatrixInfer's have.
+func crdWithScale(group, version, kind, plural string, shortNames ...string) string {
+	return fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: seldondeployments.machinelearning.seldon.io}
+metadata: {name: %[4]s.%[1]s}
 spec:
-  group: machinelearning.seldon.io
+  group: %[1]s
   scope: Namespaced
-  names: {kind: SeldonDeployment, plural: seldondeployments, singular: seldondeployment, shortNames: [sdep]}
+  names: {kind: %[3]s, plural: %[4]s, singular: %[5]s, shortNames: [%[6]s]}
   versions:
-  - name: v1
+  - name: %[2]s
     served: true
     storage: true
     schema:
@@ -190,7 +195,8 @@ spec:
     subresources:
       status: {}
       scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
-`
+`, group, version, kind, plural, strings.ToLower(kind), strings.Join(shortNames, ", "))
+}
 
 // The pods of a SeldonDeployment get the agent: the SeldonDeployment carries the
 // annotation, and owns the Deployment its operator would create, with Seldon's labels

@@ -182,7 +182,8 @@ func useExisting(ctx context.Context, kubeconfig string, opts Options, log io.Wr
 	return c, nil
 }
 
-// requiredHostTools are the programs the harness runs, with the Debian package of each.
+// requiredHostTools are the programs the harness runs, with the Debian package of each; every
+// one of those packages is in hack/install-deps.sh, which `make demo` and `make test` run.
 var requiredHostTools = map[string]string{
 	"etcd":                    "etcd-server",
 	"containerd":              "containerd",
@@ -195,16 +196,20 @@ var requiredHostTools = map[string]string{
 }
 
 func checkHostTools() error {
-	var missing []string
+	var missing, pkgs []string
 	for tool, pkg := range requiredHostTools {
 		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (apt-get install %s)", tool, pkg))
+			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", tool, pkg))
+			pkgs = append(pkgs, pkg)
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("bring up cluster: missing host tools: %s", strings.Join(missing, ", "))
+	if len(missing) == 0 {
+		return nil
 	}
-	return nil
+	slices.Sort(missing)
+	slices.Sort(pkgs)
+	return fmt.Errorf("bring up cluster: missing host tools: %s; as root on Debian, run hack/install-deps.sh "+
+		"(make demo and make test do), or: apt-get install %s", strings.Join(missing, ", "), strings.Join(slices.Compact(pkgs), " "))
 }
 
 // prepareWorkDir cleans up after an earlier run that did not tear down, creates the work

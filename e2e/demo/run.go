@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
-	"sort"
 	"strings"
 	"sync"
 	"text/template"
@@ -22,6 +21,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -329,32 +329,29 @@ func sample(ctx context.Context, cs kubernetes.Interface, c client.Client, ns st
 			fmt.Sscanf(m.Current, "%g", &s.QueuePerReplica)
 		}
 	}
-	s.Reason = lastReason(ctx, cs, ns, p.Name)
+	s.Reason = statusReason(&p)
 	return s, nil
 }
 
-// lastReason is the message of the newest Event about the policy: the
-// scaler's reason for its last rescale or hold.
-func lastReason(ctx context.Context, cs kubernetes.Interface, ns, policy string) string {
-	evs, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=AutoscalingPolicy,involvedObject.name=" + policy,
-	})
-	if err != nil || len(evs.Items) == 0 {
-		return ""
+// statusReason is the scaler's current reason, from the policy's status: what AbleToScale
+// says (ready for a new scale, a stabilization window holding, burst mode, a conflict), the
+// metric that drove the last decision, and a limit the count ran into. Events would repeat
+// the last rescale for as long as nothing else happens.
+func statusReason(p *v1alpha1.AutoscalingPolicy) string {
+	var parts []string
+	if c := apimeta.FindStatusCondition(p.Status.Conditions, v1alpha1.AbleToScale); c != nil {
+		parts = append(parts, c.Message)
 	}
-	sort.Slice(evs.Items, func(i, j int) bool { return eventTime(evs.Items[i]).Before(eventTime(evs.Items[j])) })
-	return evs.Items[len(evs.Items)-1].Message
-}
-
-func eventTime(e corev1.Event) time.Time {
-	switch {
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	default:
-		return e.CreationTimestamp.Time
+	if c := apimeta.FindStatusCondition(p.Status.Conditions, v1alpha1.ScalingActive); c != nil && c.Status == metav1.ConditionFalse {
+		parts = append(parts, c.Message)
 	}
+	if c := apimeta.FindStatusCondition(p.Status.Conditions, v1alpha1.ScalingLimited); c != nil && c.Status == metav1.ConditionTrue {
+		parts = append(parts, c.Message)
+	}
+	if p.Status.DrivingMetric != "" {
+		parts = append(parts, "driven by "+p.Status.DrivingMetric)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func profileDuration(spec string) (time.Duration, error) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
@@ -65,5 +66,27 @@ func TestSimulatorKnowsTheDemoPolicy(t *testing.T) {
 	}
 	if !equality.Semantic.DeepEqual(p.Spec, *simulated) {
 		t.Errorf("sim/scenario/demo.yaml differs from the demo's policy:\n%+v\n%+v", *simulated, p.Spec)
+	}
+}
+
+// The reason column is the scaler's current state from the policy's status: a hold shows as a
+// hold, not as the last rescale's Event.
+func TestStatusReason(t *testing.T) {
+	p := &v1alpha1.AutoscalingPolicy{Status: v1alpha1.AutoscalingPolicyStatus{
+		DrivingMetric: "QueueDepth",
+		Conditions: []metav1.Condition{
+			{Type: v1alpha1.AbleToScale, Status: metav1.ConditionTrue, Reason: "ScaleDownStabilized", Message: "recent recommendations were higher than current one"},
+			{Type: v1alpha1.ScalingActive, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonValidMetricFound, Message: "the autoscaler computed a replica count"},
+			{Type: v1alpha1.ScalingLimited, Status: metav1.ConditionTrue, Reason: "TooManyReplicas", Message: "the desired replica count is more than the maximum replica count"},
+		},
+	}}
+	want := "recent recommendations were higher than current one; the desired replica count is more than the maximum replica count; driven by QueueDepth"
+	if got := statusReason(p); got != want {
+		t.Errorf("reason %q, want %q", got, want)
+	}
+	p.Status.Conditions[2].Status = metav1.ConditionFalse
+	p.Status.Conditions[1] = metav1.Condition{Type: v1alpha1.ScalingActive, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonFailedGetAgentMetric, Message: "no agent reports"}
+	if got := statusReason(p); !strings.Contains(got, "no agent reports") || strings.Contains(got, "maximum") {
+		t.Errorf("reason %q: want the failing metric, not a limit that no longer holds", got)
 	}
 }

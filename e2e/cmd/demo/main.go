@@ -16,9 +16,12 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/e2e/cluster"
@@ -35,6 +38,9 @@ func main() {
 	settle := flag.Duration("settle", scenario.DemoSettle, "how long to watch after the load ends, for the scale-down")
 	target := flag.Duration("target-p99", 300*time.Millisecond, "the policy's p99 latency target")
 	flag.Parse()
+	// controller-runtime's client logs through this logger; unset, it prints a warning with a
+	// stack trace in the middle of the demo's output. Only its errors are worth a line here.
+	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	if err := run(*keep, *out, *profile, *settle, *target); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)

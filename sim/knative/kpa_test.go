@@ -1,6 +1,7 @@
 package knative
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -104,5 +105,28 @@ func TestKPAInTheLoop(t *testing.T) {
 	last := res.Samples[len(res.Samples)-1]
 	if peak < 3 || last.Ready >= peak || res.SecondsAttainment() < 0.8 {
 		t.Errorf("peak %d ready, %d at the end, SLO seconds %.2f", peak, last.Ready, res.SecondsAttainment())
+	}
+}
+
+// The KPA's collector keeps a goroutine on the wall clock; it must not leak into the results.
+func TestKPADeterministic(t *testing.T) {
+	reqs, err := workload.Synthetic([]workload.Segment{{For: 2 * time.Minute, RPS: 120}}, workload.Arrivals{Kind: "poisson"}, 0, 8, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs [2]*sim.Result
+	for i := range runs {
+		k, err := New(4, 0, 1, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs[i], err = sim.Run(sim.Config{Requests: reqs, Model: model.Presets["e2e"], SLO: []sim.Target{{Percentile: 99, Latency: 300 * time.Millisecond}}, Seed: 2}, k)
+		k.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(runs[0], runs[1]) {
+		t.Error("two KPA runs with one seed differ")
 	}
 }

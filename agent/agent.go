@@ -136,7 +136,9 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.serveReady)
-	a.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Probes and scrapes are small and quick; a client that is not must not hold a connection.
+	a.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 
 	if a.dataLn, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.ListenPort))); err != nil {
 		a.closeGPUs()

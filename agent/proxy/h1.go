@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -40,6 +41,7 @@ type h1Pool struct {
 
 type h1Conn struct {
 	net.Conn
+	head     *headLimit // bounds what reading a response head may take from the connection
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
@@ -71,7 +73,8 @@ func (p *h1Pool) get(ctx context.Context) (c *h1Conn, reused bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return &h1Conn{Conn: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
+	lc := &headLimit{Conn: nc, left: -1}
+	return &h1Conn{Conn: nc, head: lc, br: bufio.NewReaderSize(lc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, false, nil
 }
 
 // alive tells a pooled connection the model has not closed: nothing is readable on it yet.
@@ -204,9 +207,20 @@ func (c *h1Conn) roundTrip(head []byte, r *http.Request, interim func(*http.Resp
 	if err := c.bw.Flush(); err != nil {
 		return nil, requestWriteError{err}
 	}
-	for {
+	// The heads of the answer, interim ones included, may take at most MaxResponseHeaderBytes
+	// (plus what the reader had buffered) and MaxInterimResponses interim answers: a model
+	// that sends headers without end must not take the agent's memory.
+	c.head.left = MaxResponseHeaderBytes
+	defer func() { c.head.left = -1 }()
+	for n := 0; ; n++ {
+		if n > MaxInterimResponses {
+			return nil, fmt.Errorf("model sent more than %d interim (1xx) answers", MaxInterimResponses)
+		}
 		res, err := http.ReadResponse(c.br, r)
 		if err != nil {
+			if errors.Is(err, errHeadTooLarge) {
+				return nil, fmt.Errorf("model's response headers exceed %d bytes", MaxResponseHeaderBytes)
+			}
 			return nil, err
 		}
 		if res.StatusCode >= 200 {
@@ -219,6 +233,37 @@ func (c *h1Conn) roundTrip(head []byte, r *http.Request, interim func(*http.Resp
 		res.Body.Close() // 1xx answers have no body
 		interim(res)
 	}
+}
+
+// MaxResponseHeaderBytes and MaxInterimResponses bound the head of a model's answer: every
+// head on either path, and the interim answers before the final one.
+const (
+	MaxResponseHeaderBytes = 64 << 10
+	MaxInterimResponses    = 5
+)
+
+var errHeadTooLarge = errors.New("response head too large")
+
+// headLimit is the connection under an h1Conn's reader: while left is not negative, reads
+// may take only that many more bytes.
+type headLimit struct {
+	net.Conn
+	left int64
+}
+
+func (h *headLimit) Read(p []byte) (int, error) {
+	if h.left < 0 {
+		return h.Conn.Read(p)
+	}
+	if h.left == 0 {
+		return 0, errHeadTooLarge
+	}
+	if int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.Conn.Read(p)
+	h.left -= int64(n)
+	return n, err
 }
 
 // bodyReader marks failures to read the client's body, to tell them from the model's.

@@ -232,3 +232,75 @@ func TestFastPathStreamsBody(t *testing.T) {
 		t.Errorf("model read %s bytes, want 10000", b)
 	}
 }
+
+// rawModel answers every request on its connections with answer(w), whatever it was asked.
+func rawModel(t *testing.T, answer func(w io.Writer)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				answer(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A model that sends headers without end, or interim answers without end, gets the client a
+// 502 from the agent instead of taking its memory; both paths (the fast path for a GET, the
+// ReverseProxy for a chunked upload) bound them.
+func TestMisbehavingModelHeadsAreBounded(t *testing.T) {
+	endless := func(w io.Writer) {
+		fmt.Fprint(w, "HTTP/1.1 200 OK\r\n")
+		line := "X-Junk: " + strings.Repeat("a", 1000) + "\r\n"
+		for range 1000 { // 1 MB of headers, 16 times the limit
+			if _, err := io.WriteString(w, line); err != nil {
+				return
+			}
+		}
+	}
+	// 1,000 interim answers of 1 kB each: past the count of the fast path and the bytes the
+	// ReverseProxy's transport allows all 1xx heads together.
+	interims := func(w io.Writer) {
+		hint := "HTTP/1.1 103 Early Hints\r\nLink: </" + strings.Repeat("a", 1000) + ">\r\n\r\n"
+		for range 1000 {
+			if _, err := io.WriteString(w, hint); err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	}
+	for name, answer := range map[string]func(io.Writer){"endless headers": endless, "endless 1xx": interims} {
+		for _, chunked := range []bool{false, true} {
+			f := newFixture(t, rawModel(t, answer), Options{})
+			var body io.Reader
+			method := http.MethodGet
+			if chunked {
+				method, body = http.MethodPost, io.MultiReader(strings.NewReader("x"))
+			}
+			req, _ := http.NewRequest(method, "http://"+f.addr+"/", body)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s (chunked %v): %v", name, chunked, err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusBadGateway {
+				t.Errorf("%s (chunked %v): status %d, want 502", name, chunked, res.StatusCode)
+			}
+		}
+	}
+}

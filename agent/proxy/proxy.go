@@ -8,9 +8,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
@@ -89,18 +92,20 @@ func New(o Options) *Proxy {
 func newTransport(proto Protocol, idle int) http.RoundTripper {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	h1 := &http.Transport{
-		DialContext:           dialer.DialContext,
-		MaxIdleConns:          idle,
-		MaxIdleConnsPerHost:   idle,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true, // pass the client's Accept-Encoding and the body through as is
+		DialContext:            dialer.DialContext,
+		MaxIdleConns:           idle,
+		MaxIdleConnsPerHost:    idle,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true, // pass the client's Accept-Encoding and the body through as is
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 	}
 	h2c := &http.Transport{
-		DialContext:        dialer.DialContext,
-		IdleConnTimeout:    90 * time.Second,
-		DisableCompression: true,
-		Protocols:          new(http.Protocols),
+		DialContext:            dialer.DialContext,
+		IdleConnTimeout:        90 * time.Second,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+		Protocols:              new(http.Protocols),
 	}
 	h2c.Protocols.SetUnencryptedHTTP2(true)
 	if proto == GRPC {
@@ -175,6 +180,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if r.Method == http.MethodConnect {
+		// A model server is no forward proxy, and a tunnel would bypass measurement.
+		rw.agentAnswered = true
+		rw.status = http.StatusMethodNotAllowed
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		writeError(w, r, http.StatusMethodNotAllowed, "CONNECT is not proxied", "")
+		return
+	}
+	dropH2CUpgrade(r)
 	if p.limit != nil {
 		release, err := p.limit.acquire(r.Context(), &p.rec.Queue, p.rec)
 		if err != nil {
@@ -195,7 +209,40 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	p.rp.ServeHTTP(rw, r)
+	// ReverseProxy passes interim answers on and thereby lifts the transport's limit on their
+	// heads; count them here, as the fast path does.
+	interim := 0
+	limit := &httptrace.ClientTrace{Got1xxResponse: func(int, textproto.MIMEHeader) error {
+		if interim++; interim > MaxInterimResponses {
+			return fmt.Errorf("model sent more than %d interim (1xx) answers", MaxInterimResponses)
+		}
+		return nil
+	}}
+	p.rp.ServeHTTP(rw, r.WithContext(httptrace.WithClientTrace(r.Context(), limit)))
+}
+
+// dropH2CUpgrade removes a request's offer to upgrade to h2c: after the switch every request
+// of the connection would go to the model unseen, past measurement and the concurrency
+// limit. The request itself is served as HTTP/1.1. Other upgrades (WebSocket) pass: one
+// upgraded request is one measured request.
+func dropH2CUpgrade(r *http.Request) {
+	if !strings.EqualFold(strings.TrimSpace(r.Header.Get("Upgrade")), "h2c") {
+		return
+	}
+	r.Header.Del("Upgrade")
+	r.Header.Del("HTTP2-Settings")
+	var keep []string
+	for _, v := range r.Header.Values("Connection") {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" && !strings.EqualFold(t, "upgrade") && !strings.EqualFold(t, "http2-settings") {
+				keep = append(keep, t)
+			}
+		}
+	}
+	r.Header.Del("Connection")
+	if len(keep) > 0 {
+		r.Header.Set("Connection", strings.Join(keep, ", "))
+	}
 }
 
 // statusClientClosed is nginx's status for a request the client gave up on; it counts as 4xx.

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -423,5 +424,50 @@ func TestConcurrencyLimitQueue(t *testing.T) {
 	// The refusal is unserved demand, not a 5xx, and not in the latency sketch.
 	if rep.Requests.Status2xx != 2 || rep.Requests.Status5xx != 0 || rep.Requests.Rejected != 1 || rep.Latency.Count() != 2 || rep.Queue.Max != 1 || rep.InFlight.Max != 3 {
 		t.Errorf("requests %+v queue %+v in flight %+v", rep.Requests, rep.Queue, rep.InFlight)
+	}
+}
+
+// CONNECT is answered 405 by the agent, never tunnelled to the model.
+func TestConnectIsRefused(t *testing.T) {
+	var reached atomic.Bool
+	f := newFixture(t, serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Store(true) })), Options{})
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") == "" || reached.Load() {
+		t.Errorf("CONNECT: status %d, Allow %q, reached the model %v", res.StatusCode, res.Header.Get("Allow"), reached.Load())
+	}
+}
+
+// An h2c upgrade offer is not passed on: the model answers the request as HTTP/1.1, so every
+// later request of the connection still goes through the agent and is measured.
+func TestH2CUpgradeIsNotPassedThrough(t *testing.T) {
+	f := newFixture(t, serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s|%s|%s", r.Header.Get("Upgrade"), r.Header.Get("HTTP2-Settings"), r.Header.Get("Connection"))
+	})), Options{})
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(b) != "||" {
+		t.Errorf("h2c offer: status %d, the model saw Upgrade|HTTP2-Settings|Connection = %q, want none", res.StatusCode, b)
+	}
+	if rep := f.collect(); rep.Requests.Status2xx != 1 {
+		t.Errorf("requests %+v, want the one measured", rep.Requests)
 	}
 }

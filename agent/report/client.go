@@ -1,6 +1,7 @@
 // Package report delivers the agent's reports to the scaler from a goroutine of its own, so
 // that a slow or absent scaler never touches the data path: reports wait in a bounded buffer,
-// are retried with backoff, and are dropped (oldest first) and counted when it is full.
+// are retried with jittered backoff, and are dropped (oldest first) and counted when it is
+// full; after a 403 the client stays quiet for a while that doubles with every 403.
 package report
 
 import (
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strings"
@@ -62,10 +64,16 @@ type Client struct {
 	// dropped counts reports lost since the last delivered one; it rides on the next report.
 	dropped atomic.Uint64
 
-	sent        prometheus.Counter
-	droppedFull prometheus.Counter
-	droppedRej  prometheus.Counter
-	failures    *prometheus.CounterVec
+	sent         prometheus.Counter
+	droppedFull  prometheus.Counter
+	droppedRej   prometheus.Counter
+	droppedQuiet prometheus.Counter
+	failures     *prometheus.CounterVec
+
+	// quiet is the current wait after a 403 and quietUntil its end; only the sender
+	// goroutine uses them.
+	quiet      time.Duration
+	quietUntil time.Time
 }
 
 // New returns a Client; Run sends.
@@ -100,10 +108,11 @@ func New(o Options) (*Client, error) {
 	}
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "inferscale", Subsystem: "agent", Name: "reports_dropped_total",
-		Help: "Reports dropped: buffer_full while the scaler was away, rejected when it refused them.",
+		Help: "Reports dropped: buffer_full while the scaler was away, rejected when it refused them, forbidden_backoff unsent after a 403.",
 	}, []string{"reason"})
 	c.droppedFull = dropped.WithLabelValues("buffer_full")
 	c.droppedRej = dropped.WithLabelValues("rejected")
+	c.droppedQuiet = dropped.WithLabelValues("forbidden_backoff")
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(c.sent, dropped, c.failures)
 	}
@@ -168,16 +177,27 @@ func (c *Client) flush() {
 // or ctx ends. Newer reports keep queueing meanwhile; if the buffer overflows, the oldest
 // ones go.
 func (c *Client) deliver(ctx context.Context, r *reportv1.Report) {
+	if c.o.Clock.Now().Before(c.quietUntil) {
+		// The scaler said 403 (no policy scales this pod, or it is gone): asking again
+		// every second would only cost it a review and an attribution each time.
+		c.drop(c.droppedQuiet)
+		return
+	}
 	backoff := c.o.MinBackoff
 	for attempt := 1; ; attempt++ {
 		err := c.send(ctx, r)
 		if err == nil {
+			c.quiet = 0
 			return
 		}
 		var perm *permanentError
 		if errors.As(err, &perm) {
 			c.drop(c.droppedRej)
-			c.o.Log.Error(err, "scaler refused a report; dropped it")
+			if perm.status == http.StatusForbidden {
+				c.quiet = min(max(2*c.quiet, c.o.MinBackoff), MaxForbiddenBackoff)
+				c.quietUntil = c.o.Clock.Now().Add(jitter(c.quiet))
+			}
+			c.o.Log.Error(err, "scaler refused a report; dropped it", "quietFor", c.quiet.String())
 			return
 		}
 		if ctx.Err() != nil {
@@ -187,7 +207,7 @@ func (c *Client) deliver(ctx context.Context, r *reportv1.Report) {
 		if attempt == 1 || attempt%10 == 0 {
 			c.o.Log.Info("report not delivered; retrying", "attempt", attempt, "backoff", backoff.String(), "err", err.Error())
 		}
-		t := c.o.Clock.NewTimer(backoff)
+		t := c.o.Clock.NewTimer(jitter(backoff))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -199,9 +219,26 @@ func (c *Client) deliver(ctx context.Context, r *reportv1.Report) {
 	}
 }
 
-// permanentError is a failure retrying cannot fix: the scaler answered 400, 403 or 413, or
-// the report does not encode.
-type permanentError struct{ err error }
+// MaxForbiddenBackoff bounds how long the client stays quiet after the scaler answered 403:
+// the wait doubles from MinBackoff with every 403 and resets on the first accepted report, so
+// a pod whose policy is created later reports within a minute.
+const MaxForbiddenBackoff = time.Minute
+
+// jitter returns a duration in [d/2, d], so that the agents of many pods that lost the
+// scaler at once do not come back in lockstep.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d-d/2+1)
+}
+
+// permanentError is a failure retrying cannot fix: the scaler answered 400, 403 or 413
+// (status), or the report does not encode.
+type permanentError struct {
+	err    error
+	status int
+}
 
 func (e *permanentError) Error() string { return e.err.Error() }
 
@@ -220,7 +257,7 @@ func (c *Client) send(ctx context.Context, r *reportv1.Report) error {
 	r.DroppedReports = dropped
 	var body bytes.Buffer
 	if err := reportv1.Encode(&body, r); err != nil {
-		return &permanentError{fmt.Errorf("encoding report: %w", err)}
+		return &permanentError{err: fmt.Errorf("encoding report: %w", err)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.o.Timeout)
 	defer cancel()
@@ -244,7 +281,7 @@ func (c *Client) send(ctx context.Context, r *reportv1.Report) error {
 		return nil
 	case res.StatusCode == http.StatusBadRequest || res.StatusCode == http.StatusForbidden || res.StatusCode == http.StatusRequestEntityTooLarge:
 		c.failures.WithLabelValues(fmt.Sprint(res.StatusCode)).Inc()
-		return &permanentError{fmt.Errorf("scaler answered %d: %s", res.StatusCode, bytes.TrimSpace(msg))}
+		return &permanentError{err: fmt.Errorf("scaler answered %d: %s", res.StatusCode, bytes.TrimSpace(msg)), status: res.StatusCode}
 	default:
 		// 401 (a token the kubelet is about to rotate), 429, 5xx: try again.
 		c.failures.WithLabelValues(fmt.Sprint(res.StatusCode)).Inc()

@@ -24,6 +24,7 @@ type fakeScaler struct {
 	mu       sync.Mutex
 	down     bool
 	status   int // answer when up; 0 means 202
+	refused  int // answers with status
 	tokens   []string
 	reports  []*reportv1.Report
 	received chan struct{}
@@ -46,6 +47,7 @@ func (s *fakeScaler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.status != 0 {
+		s.refused++
 		w.WriteHeader(s.status)
 		return
 	}
@@ -210,13 +212,58 @@ func TestRejectedReportDropped(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	e.scaler.set(func(s *fakeScaler) { s.status = 0 })
+	// Within the back-off after a 403 (MinBackoff, 1 s, jittered) nothing is sent.
 	e.client.Enqueue(report(2))
+	for e.client.dropped.Load() != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	e.clock.Step(time.Second)
+	e.client.Enqueue(report(3))
 	<-e.scaler.received
 	e.scaler.set(func(s *fakeScaler) {
-		if len(s.reports) != 1 || s.reports[0].DroppedReports != 1 {
-			t.Errorf("reports %d, dropped %d; want the second, carrying one drop", len(s.reports), s.reports[0].DroppedReports)
+		if len(s.reports) != 1 || s.reports[0].Interval.Start.Unix() != 3 || s.reports[0].DroppedReports != 2 {
+			t.Errorf("reports %d, dropped %d; want the third, carrying two drops", len(s.reports), s.reports[0].DroppedReports)
 		}
 	})
+}
+
+// After a 403 the agent stays quiet, twice as long after every further 403 (up to
+// MaxForbiddenBackoff): a minute of reports of a pod no policy scales costs the scaler a
+// handful of requests, not sixty. The first accepted report resets the wait.
+func TestForbiddenBacksOff(t *testing.T) {
+	e := setup(t, 3)
+	e.scaler.set(func(s *fakeScaler) { s.status = http.StatusForbidden })
+	for i := range 60 {
+		e.client.Enqueue(report(i))
+		for e.client.dropped.Load() != uint64(i+1) {
+			time.Sleep(time.Millisecond)
+		}
+		e.clock.Step(time.Second)
+	}
+	e.scaler.set(func(s *fakeScaler) {
+		// Waits of 1, 2, 4, 8, 16, 32 s, each jittered down to half: at most 11 sends.
+		if s.refused < 3 || s.refused > 11 {
+			t.Errorf("%d requests answered 403 in a minute of reports, want 3 to 11", s.refused)
+		}
+		s.status = 0
+	})
+	e.clock.Step(MaxForbiddenBackoff)
+	e.client.Enqueue(report(60))
+	<-e.scaler.received
+}
+
+func TestJitter(t *testing.T) {
+	seen := map[time.Duration]bool{}
+	for range 1000 {
+		d := jitter(time.Second)
+		if d < time.Second/2 || d > time.Second {
+			t.Fatalf("jitter(1s) = %v, outside [0.5s, 1s]", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 100 {
+		t.Errorf("jitter(1s) took only %d values in 1000 draws", len(seen))
+	}
 }
 
 // waitTimer waits until the sender sleeps on the fake clock.

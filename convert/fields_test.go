@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
 func object(t *testing.T, src string) Result {
@@ -110,5 +112,32 @@ func TestStreamRefusesWhatIsNoObject(t *testing.T) {
 	}
 	if len(results) != 2 || results[0].Err == nil || results[1].Err == nil || results[1].Document != 1 {
 		t.Fatalf("got %+v", results)
+	}
+}
+
+func TestKEDAPauseBecomesThePolicysPause(t *testing.T) {
+	r := object(t, `
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: a, annotations: {autoscaling.keda.sh/paused: "true", autoscaling.keda.sh/paused-replicas: "3"}}
+spec:
+  scaleTargetRef: {name: a}
+  minReplicaCount: 1
+  maxReplicaCount: 4
+  triggers: [{type: cpu, metricType: Utilization, metadata: {value: "60"}}]
+`)
+	if r.Err != nil || r.Policy == nil {
+		t.Fatalf("not converted: %v", r.Err)
+	}
+	if got := r.Policy.Annotations; len(got) != 1 || got[v1alpha1.PausedAnnotation] != "true" {
+		t.Fatalf("annotations %v, want only %s: true", got, v1alpha1.PausedAnnotation)
+	}
+	var notes []string
+	for _, n := range r.Notes {
+		notes = append(notes, string(n.Kind)+" "+n.Path)
+	}
+	want := "changed metadata.annotations.autoscaling.keda.sh/paused,dropped metadata.annotations.autoscaling.keda.sh/paused-replicas,changed spec.scaleTargetRef.kind"
+	if strings.Join(notes, ",") != want {
+		t.Errorf("notes %q, want %q", notes, want)
 	}
 }

@@ -31,8 +31,18 @@ func convertScaledObject(d *document, p *v1alpha1.AutoscalingPolicy) {
 	for _, k := range annotations.keys() {
 		a := annotations.get(k)
 		switch k {
-		case "autoscaling.keda.sh/paused", "autoscaling.keda.sh/paused-replicas":
-			a.drop("AutoscalingPolicy has no pause: delete the policy to stop scaling")
+		case "autoscaling.keda.sh/paused":
+			if a.str() == "true" {
+				if p.Annotations == nil {
+					p.Annotations = map[string]string{}
+				}
+				p.Annotations[v1alpha1.PausedAnnotation] = "true"
+				a.note(Changed, "written as "+v1alpha1.PausedAnnotation+`: "true"`)
+			} else {
+				a.drop("not paused")
+			}
+		case "autoscaling.keda.sh/paused-replicas":
+			a.drop("a paused policy keeps the target's replicas as they are; no count is set")
 		case "scaledobject.keda.sh/transfer-hpa-ownership", "validations.keda.sh/hpa-ownership":
 			a.drop("inferscale holds a target that an HPA also scales rather than taking the HPA over: delete the HPA")
 		default:

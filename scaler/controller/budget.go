@@ -58,7 +58,6 @@ type budgets struct {
 type claimState struct {
 	claim budget.Claim                  // Cost unset: it depends on the budget's resource
 	costs map[corev1.ResourceName]int64 // per replica, by resource
-	at    time.Time
 	// granted is the count last handed to the controller; headroom the spare replicas it
 	// held, so that a decision holding the count is not read as a demand for them.
 	granted, headroom int32
@@ -113,6 +112,11 @@ func (c *Controller) syncBudgets(ctx context.Context, policies []v1alpha1.Autosc
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for i := range b.list {
+		if !slices.ContainsFunc(list.Items, func(x v1alpha1.AutoscalingBudget) bool { return x.Name == b.list[i].Name }) {
+			c.opts.Metrics.budget.forgetBudget(b.list[i].Name)
+		}
+	}
 	b.list, b.covers = list.Items, covers
 	present := map[types.NamespacedName]bool{}
 	for i := range policies {
@@ -165,7 +169,6 @@ func (c *Controller) applyBudgets(p *v1alpha1.AutoscalingPolicy, spec *v1alpha1.
 	demand, headroom, note := budget.Request(spec, budget.Decided{Current: cur, Desired: d.DesiredReplicas, Burst: d.Burst, Unschedulable: unschedulable, Hold: d.Hold, Spare: st.headroom})
 	st.claim = budget.Claim{Name: name, Priority: *spec.Priority, Preemptible: spec.Preemptible, Min: *spec.MinReplicas, Max: spec.MaxReplicas,
 		Current: cur, Demand: demand, Headroom: headroom}
-	st.at = now
 
 	grant := budget.Grant{Replicas: demand + headroom}
 	granting := ""

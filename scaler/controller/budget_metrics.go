@@ -53,3 +53,12 @@ func (m *budgetMetrics) forgetPolicy(policy string) {
 	m.trims.DeletePartialMatch(l)
 	m.preemptions.DeletePartialMatch(l)
 }
+
+func (m *budgetMetrics) forgetBudget(name string) {
+	l := prometheus.Labels{"budget": name}
+	for _, v := range []*prometheus.GaugeVec{m.max, m.used, m.requested, m.granted} {
+		v.DeletePartialMatch(l)
+	}
+	m.trims.DeletePartialMatch(l)
+	m.preemptions.DeletePartialMatch(l)
+}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/scaler/decision"
 )
 
 func cpuBudget(max string) *v1alpha1.AutoscalingBudget {
@@ -127,4 +128,63 @@ func TestHeadroomIsKeptWithoutGrowing(t *testing.T) {
 	if st := f.policy("llama").Status; st.DesiredReplicas != 4 {
 		t.Errorf("desired %d", st.DesiredReplicas)
 	}
+}
+
+// Two policies of one budget, decided one after the other as a tick does: the higher
+// priority's growth waits for the room a preemptible lower priority gives up, a tick later,
+// so the two never ask for more than the budget holds.
+func TestBudgetGrowthWaitsForPreemptedRoom(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	hi, lo := queuePolicy("hi", now), queuePolicy("lo", now)
+	hi.Spec.Priority, lo.Spec.Preemptible = ptr.To[int32](100), true
+	f := newFixture(t, cpuBudget("2"), namespace()) // 4 replicas of 500m
+	f.c.syncBudgets(context.Background(), []v1alpha1.AutoscalingPolicy{*hi, *lo}, now)
+	pods := []corev1.Pod{*readyPod("a", now)}
+	decide := func(p *v1alpha1.AutoscalingPolicy, cur, want int32) *decisionOutcome {
+		d := decisionOf(cur, want)
+		spec := p.Spec.Defaulted()
+		f.c.applyBudgets(p, spec, &decision.Input{CurrentReplicas: cur}, pods, &d, now)
+		reason := d.Conditions[0].Reason
+		if d.Conditions[0].Status != metav1.ConditionTrue {
+			reason = ""
+		}
+		return &decisionOutcome{d.DesiredReplicas, reason, d.Reason}
+	}
+	type step struct {
+		p         *v1alpha1.AutoscalingPolicy
+		cur, want int32
+		granted   int32
+		reason    string
+	}
+	for i, s := range []step{
+		{hi, 1, 3, 1, reasonBudgetPending},   // lo has not been decided yet: its usage is unknown
+		{lo, 3, 3, 1, reasonBudgetPreempted}, // lo is preempted for hi
+		{hi, 1, 3, 1, reasonBudgetLimited},   // lo still runs 3: hi waits
+		{lo, 1, 3, 1, reasonBudgetLimited},   // lo has scaled down
+		{hi, 1, 3, 3, ""},                    // now hi grows
+	} {
+		got := decide(s.p, s.cur, s.want)
+		if got.replicas != s.granted || got.limited != s.reason {
+			t.Fatalf("step %d (%s at %d wants %d): granted %d %s (%s), want %d %s", i, s.p.Name, s.cur, s.want, got.replicas, got.limited, got.why, s.granted, s.reason)
+		}
+	}
+	evs := strings.Join(drain(f.events), "\n")
+	if !strings.Contains(evs, "Warning BudgetPreempted budget cpu-team: 2 of 2 cpu in use; granted 1 of 3 replicas to ai/lo (priority 0), down from 3: preempted for higher priorities") {
+		t.Errorf("events %q: want lo's preemption", evs)
+	}
+	if n := counterValue(t, f.c.opts.Metrics.budget.preemptions.WithLabelValues("cpu-team", "ai/lo")); n != 1 {
+		t.Errorf("preemptions counted %v, want 1", n)
+	}
+}
+
+type decisionOutcome struct {
+	replicas int32
+	limited  string
+	why      string
+}
+
+// decisionOf is a decision of want replicas at cur, with the decision core's conditions.
+func decisionOf(cur, want int32) decision.Decision {
+	return decision.Decision{CurrentReplicas: cur, DesiredReplicas: want, Reason: "test",
+		Conditions: []metav1.Condition{{Type: v1alpha1.ScalingLimited, Status: metav1.ConditionFalse}}}
 }

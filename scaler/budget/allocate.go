@@ -100,6 +100,7 @@ func Allocate(b Budget, claims []Claim) Result {
 		cs[i] = sanitize(c)
 	}
 	a := allocation{claims: cs, grants: make([]int32, len(cs)), free: b.Max}
+	a.groups = a.byPriority()
 	res := Result{Grants: make([]Grant, len(cs)), MinimumsFit: true}
 	for _, c := range cs {
 		res.Used = addSat(res.Used, mulSat(int64(c.Current), c.Cost))
@@ -135,8 +136,9 @@ func Allocate(b Budget, claims []Claim) Result {
 	for i := range cs {
 		res.Granted = addSat(res.Granted, mulSat(int64(a.grants[i]), cs[i].Cost))
 	}
+	w := words{b: b, res: &res}
 	for i := range cs {
-		res.Grants[i] = grant(b, &cs[i], a.grants[i], &res)
+		res.Grants[i] = w.grant(&cs[i], a.grants[i])
 	}
 	return res
 }
@@ -156,19 +158,20 @@ type allocation struct {
 	claims []Claim
 	grants []int32
 	free   int64
+	groups [][]int // claim indexes by priority, highest first
 }
 
 // tier raises every grant towards target(claim), priority by priority, as far as the budget
 // allows. Claims that cost nothing get their target at once.
 func (a *allocation) tier(target func(*Claim) int32) {
-	for _, group := range a.byPriority() {
+	for _, group := range a.groups {
 		a.fill(group, target, a.free)
 	}
 }
 
 // reserve raises grants towards maxReplicas until no more than leave is free.
 func (a *allocation) reserve(leave int64) {
-	for _, group := range a.byPriority() {
+	for _, group := range a.groups {
 		if a.free <= leave {
 			return
 		}
@@ -269,33 +272,54 @@ func (a *allocation) fill(group []int, target func(*Claim) int32, capacity int64
 	a.free -= used
 }
 
+// words explains the grants of one allocation; the words every reason shares are made once.
+type words struct {
+	b        Budget
+	res      *Result
+	head     string // "budget b: 12 of 12 GPUs in use"
+	max, min string
+}
+
+func (w *words) inUse() string {
+	if w.head == "" {
+		w.head = fmt.Sprintf("budget %s: %s of %s in use", w.b.Name, Quantity(w.b.Resource, w.res.Granted), w.maxText())
+	}
+	return w.head
+}
+
+func (w *words) maxText() string {
+	if w.max == "" {
+		w.max = Format(w.b.Resource, w.b.Max)
+	}
+	return w.max
+}
+
 // grant explains the grant g of claim c.
-func grant(b Budget, c *Claim, g int32, res *Result) Grant {
+func (w *words) grant(c *Claim, g int32) Grant {
+	b, res := w.b, w.res
 	asked := c.Demand + c.Headroom
-	head := fmt.Sprintf("budget %s: %s of %s in use", b.Name, Quantity(b.Resource, res.Granted), Format(b.Resource, b.Max))
+	if g == asked && (c.Cost == 0 || res.MinimumsFit) {
+		return Grant{Replicas: g}
+	}
 	who := fmt.Sprintf("%s (priority %d)", c.Name, c.Priority)
 	switch {
-	case c.Cost == 0 && g == asked:
-		return Grant{Replicas: g}
 	case !res.MinimumsFit:
 		return Grant{Replicas: g, Rule: RuleMinimums, Reason: fmt.Sprintf(
 			"budget %s: the covered policies' minReplicas alone request more than its %s; granted %s its minReplicas %d",
-			b.Name, Format(b.Resource, b.Max), who, c.Min)}
+			b.Name, w.maxText(), who, c.Min)}
 	case g > asked:
 		return Grant{Replicas: g, Rule: RuleReserve, Reason: fmt.Sprintf("budget %s keeps at least %s: granted %d replicas to %s, %d above its request of %d",
 			b.Name, Format(b.Resource, b.Min), g, who, g-asked, asked)}
-	case g == asked:
-		return Grant{Replicas: g}
 	case g >= c.Demand:
 		return Grant{Replicas: g, Rule: RuleHeadroom, Reason: fmt.Sprintf("%s; granted %d of %d replicas to %s: %s of headroom given up",
-			head, g, asked, who, replicasWord(asked-g))}
+			w.inUse(), g, asked, who, replicasWord(asked-g))}
 	case g < min(c.Current, c.Demand):
 		why := "preempted for higher priorities"
 		if !c.Preemptible {
 			why = "the budget holds less than the covered targets run"
 		}
 		return Grant{Replicas: g, Rule: RulePreempted, Reason: fmt.Sprintf("%s; granted %d of %d replicas to %s, down from %d: %s",
-			head, g, asked, who, c.Current, why)}
+			w.inUse(), g, asked, who, c.Current, why)}
 	}
-	return Grant{Replicas: g, Rule: RuleBudget, Reason: fmt.Sprintf("%s; granted %d of %d replicas to %s", head, g, asked, who)}
+	return Grant{Replicas: g, Rule: RuleBudget, Reason: fmt.Sprintf("%s; granted %d of %d replicas to %s", w.inUse(), g, asked, who)}
 }

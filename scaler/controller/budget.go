@@ -52,6 +52,10 @@ type budgets struct {
 	covers map[types.NamespacedName][]string // policy → names of its budgets
 	seen   map[types.NamespacedName]time.Time
 	claims map[types.NamespacedName]*claimState
+	// version counts the changes of claims, costs and coverage; cache holds each budget's
+	// allocation at some version.
+	version uint64
+	cache   map[string]*allocated
 }
 
 // claimState is what the budgets remember of one policy between ticks.
@@ -68,7 +72,7 @@ type claimState struct {
 
 func newBudgets() *budgets {
 	return &budgets{covers: map[types.NamespacedName][]string{}, seen: map[types.NamespacedName]time.Time{},
-		claims: map[types.NamespacedName]*claimState{}}
+		claims: map[types.NamespacedName]*claimState{}, cache: map[string]*allocated{}}
 }
 
 // syncBudgets reads the budgets and which policies they cover, before a tick's reconciles.
@@ -118,6 +122,7 @@ func (c *Controller) syncBudgets(ctx context.Context, policies []v1alpha1.Autosc
 		}
 	}
 	b.list, b.covers = list.Items, covers
+	b.version++ // coverage may have changed, and pending claims expire
 	present := map[types.NamespacedName]bool{}
 	for i := range policies {
 		nn := types.NamespacedName{Namespace: policies[i].Namespace, Name: policies[i].Name}
@@ -167,8 +172,12 @@ func (c *Controller) applyBudgets(p *v1alpha1.AutoscalingPolicy, spec *v1alpha1.
 		unschedulable = unschedulable || (in.Pods[i].Unschedulable && !in.Pods[i].Terminating)
 	}
 	demand, headroom, note := budget.Request(spec, budget.Decided{Current: cur, Desired: d.DesiredReplicas, Burst: d.Burst, Unschedulable: unschedulable, Hold: d.Hold, Spare: st.headroom})
-	st.claim = budget.Claim{Name: name, Priority: *spec.Priority, Preemptible: spec.Preemptible, Min: *spec.MinReplicas, Max: spec.MaxReplicas,
+	claim := budget.Claim{Name: name, Priority: *spec.Priority, Preemptible: spec.Preemptible, Min: *spec.MinReplicas, Max: spec.MaxReplicas,
 		Current: cur, Demand: demand, Headroom: headroom}
+	if claim != st.claim {
+		st.claim = claim
+		b.version++
+	}
 
 	grant := budget.Grant{Replicas: demand + headroom}
 	granting := ""
@@ -179,7 +188,10 @@ func (c *Controller) applyBudgets(p *v1alpha1.AutoscalingPolicy, spec *v1alpha1.
 		}
 		res := bu.Spec.Resource
 		if cost, ok := podCost(res, pods); ok {
-			st.costs[res] = cost
+			if old, had := st.costs[res]; !had || old != cost {
+				st.costs[res] = cost
+				b.version++
+			}
 		}
 		g := b.grant(bu, nn, now)
 		if g.Replicas < grant.Replicas || (g.Rule != budget.RuleNone && grant.Rule == budget.RuleNone) {
@@ -245,14 +257,14 @@ func (b *budgets) grant(bu *v1alpha1.AutoscalingBudget, nn types.NamespacedName,
 	if _, ok := own.costs[res]; !ok {
 		return hold(fmt.Sprintf("the %s a replica requests is unknown until the target has a pod", res))
 	}
-	claims, states, pending := b.claimsOf(bu, now)
-	for _, other := range pending {
+	al := b.allocation(bu, now)
+	claims, states := al.claims, al.states
+	for _, other := range al.pending {
 		if other != nn {
 			return hold(fmt.Sprintf("waiting for the first decision of %s", other))
 		}
 	}
-	bb := budgetOf(bu)
-	result := budget.Allocate(bb, claims)
+	bb, result := al.budget, al.result
 	var g budget.Grant
 	var others int64
 	for i, cl := range claims {
@@ -275,6 +287,29 @@ func (b *budgets) grant(bu *v1alpha1.AutoscalingBudget, nn types.NamespacedName,
 		}
 	}
 	return g
+}
+
+// allocated is a budget's allocation over the claims as they were at version.
+type allocated struct {
+	version uint64
+	budget  budget.Budget
+	claims  []budget.Claim
+	states  []*claimState
+	pending []types.NamespacedName
+	result  budget.Result
+}
+
+// allocation returns bu's allocation over the latest claims, computed again only when a claim
+// changed since (in a steady state, once a tick). Callers hold b.mu.
+func (b *budgets) allocation(bu *v1alpha1.AutoscalingBudget, now time.Time) *allocated {
+	if al := b.cache[bu.Name]; al != nil && al.version == b.version {
+		return al
+	}
+	al := &allocated{version: b.version, budget: budgetOf(bu)}
+	al.claims, al.states, al.pending = b.claimsOf(bu, now)
+	al.result = budget.Allocate(al.budget, al.claims)
+	b.cache[bu.Name] = al
+	return al
 }
 
 // claimsOf returns the claims of the policies bu covers, costed in its resource, with their
@@ -362,9 +397,8 @@ func (c *Controller) writeBudgetStatus(ctx context.Context, log logr.Logger, now
 	var updates []update
 	for i := range b.list {
 		bu := &b.list[i]
-		claims, states, pending := b.claimsOf(bu, now)
-		bb := budgetOf(bu)
-		res := budget.Allocate(bb, claims)
+		al := b.allocation(bu, now)
+		claims, states, pending, bb, res := al.claims, al.states, al.pending, al.budget, al.result
 		s := v1alpha1.AutoscalingBudgetStatus{ObservedGeneration: bu.Generation,
 			Used: budget.Quantity(bb.Resource, res.Used), Requested: budget.Quantity(bb.Resource, res.Requested)}
 		var granted int64

@@ -77,6 +77,11 @@ type Config struct {
 	// request by the handler for pods that ask for the PodResources socket; empty: not
 	// known, or not enforced.
 	NamespacePodSecurity string
+
+	// ModelMetrics are the gauges that the policies targeting the pod's workload scale on
+	// (set per pod by the injector): the agent scrapes them, and the names or presets of
+	// the pod's inferscale.io/model-metrics annotation besides.
+	ModelMetrics []string
 }
 
 // DefaultConfig returns the template of a default install.

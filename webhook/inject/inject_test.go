@@ -583,3 +583,36 @@ func TestInjectEveryAnnotationAtAndBeyondItsLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyModelMetricsWithTheAnnotations: the agent scrapes the gauges of the workload's
+// policies without the pod naming them; the annotation adds its names and presets, each once.
+func TestPolicyModelMetricsWithTheAnnotations(t *testing.T) {
+	cfg := testConfig()
+	cfg.ModelMetrics = []string{"vllm:num_requests_waiting"}
+	for _, tc := range []struct {
+		name string
+		ann  map[string]string
+		want string
+	}{
+		{"the policy's alone", map[string]string{AnnotationModelMetricsPath: "/metrics"}, "vllm:num_requests_waiting"},
+		{"the annotation adds", map[string]string{AnnotationModelMetrics: "tgi_queue_size, vllm:num_requests_waiting"}, "vllm:num_requests_waiting,tgi_queue_size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Inject(podOf(tc.ann, container("model", cport("http", 8000))), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := mustStartAgent(t, res.Pod); a.ModelMetrics != tc.want {
+				t.Errorf("agent scrapes %q, want %q", a.ModelMetrics, tc.want)
+			}
+		})
+	}
+	// Past what a report holds, the pod is admitted unchanged, never with an agent that fails.
+	cfg.ModelMetrics = nil
+	for i := range agentv1.MaxModelMetrics {
+		cfg.ModelMetrics = append(cfg.ModelMetrics, "m"+strconv.Itoa(i))
+	}
+	if _, err := Inject(podOf(map[string]string{AnnotationModelMetrics: "one_more"}, container("model", cport("http", 8000))), cfg); !IsNotInjectable(err) {
+		t.Errorf("policy and annotation past the limit: err = %v, want not injectable", err)
+	}
+}

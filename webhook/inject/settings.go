@@ -2,6 +2,7 @@ package inject
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,15 +74,15 @@ func settingsFor(ann map[string]string, cfg *Config) (settings, error) {
 	if v, ok := ann[AnnotationProtocol]; ok {
 		s.protocol = v
 	}
+	items := slices.Clone(cfg.ModelMetrics)
 	if v, ok := ann[AnnotationModelMetrics]; ok {
-		var items []string
 		for _, item := range strings.Split(v, ",") {
-			if item = strings.TrimSpace(item); item != "" {
+			if item = strings.TrimSpace(item); item != "" && !slices.Contains(items, item) {
 				items = append(items, item)
 			}
 		}
-		s.agent.ModelMetrics = strings.Join(items, ",")
 	}
+	s.agent.ModelMetrics = strings.Join(items, ",")
 	if v, ok := ann[AnnotationModelMetricsPath]; ok {
 		s.agent.ModelMetricsPath = v
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/inferscale/inferscale/webhook/inject"
 	"github.com/inferscale/inferscale/webhook/optin"
+	"github.com/inferscale/inferscale/workload"
 )
 
 // ReasonNotInjected is the reason of the Event on the workload of a pod that
@@ -37,8 +38,11 @@ const ReasonNotInjected = "InferscaleNotInjected"
 // Injector handles pod CREATE.
 type Injector struct {
 	// Lookup reads owners, namespaces and policies for the opt-in decision.
-	Lookup  optin.Lookup
-	Options optin.Options
+	Lookup optin.Lookup
+	// Policies, when set, names the ModelMetric gauges of the policies that target the
+	// pod's owners: the agent scrapes them without the pod having to name them again.
+	Policies PolicyMetrics
+	Options  optin.Options
 	// Template is the injection template; its CABundle is filled per request from CABundle.
 	Template inject.Config
 	// CABundle returns the PEM bundle the agent must trust for the scaler.
@@ -90,6 +94,14 @@ func (in *Injector) Handle(ctx context.Context, req admission.Request) admission
 	warnings := prefixed(d.Warnings)
 
 	cfg := in.Template
+	if in.Policies != nil {
+		names, err := in.Policies.PolicyModelMetrics(ctx, req.Namespace, d.Owners)
+		if err != nil {
+			// The annotation's list still applies; the policy's status says what is missing.
+			warnings = append(warnings, warnPrefix+"could not read the policies' model metrics; the agent scrapes only those the pod names: "+err.Error())
+		}
+		cfg.ModelMetrics = names
+	}
 	if in.CABundle != nil {
 		bundle, err := in.CABundle()
 		if err != nil {
@@ -128,6 +140,12 @@ func (in *Injector) Handle(ctx context.Context, req admission.Request) admission
 	}
 	resp.Result = &metav1.Status{Code: http.StatusOK, Message: "injected: " + d.Reason}
 	return resp.WithWarnings(warnings...)
+}
+
+// PolicyMetrics finds the model-server gauges the policies of a pod's workload scale on;
+// optin.ClientLookup is one.
+type PolicyMetrics interface {
+	PolicyModelMetrics(ctx context.Context, namespace string, owners []workload.Owner) ([]string, error)
 }
 
 // notInjected admits the pod unchanged, warns the creator, and records an

@@ -2,6 +2,7 @@ package optin
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -31,7 +32,8 @@ func TestClientLookup(t *testing.T) {
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", UID: "d1"}}}}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ai", Labels: map[string]string{NamespaceLabel: NamespaceEnabled}}}
 	pol := &v1alpha1.AutoscalingPolicy{ObjectMeta: metav1.ObjectMeta{Name: "llama-policy", Namespace: "ai"},
-		Spec: v1alpha1.AutoscalingPolicySpec{TargetRef: v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama"}}}
+		Spec: v1alpha1.AutoscalingPolicySpec{TargetRef: v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama"},
+			Metrics: []v1alpha1.MetricSpec{gauge("vllm:num_requests_waiting"), {Type: v1alpha1.QueueDepthMetricType}, gauge("vllm:num_requests_running")}}}
 	// Only the live reader has the Deployment: a cache that has not seen it yet.
 	cache := fake.NewClientBuilder().WithScheme(scheme).WithObjects(rs, ns, pol).Build()
 	live := fake.NewClientBuilder().WithScheme(scheme).WithObjects(dep).Build()
@@ -62,6 +64,36 @@ func TestClientLookup(t *testing.T) {
 	}
 	if name, _ := l.PolicyTargeting(ctx, "ai", schema.GroupKind{Group: "apps", Kind: "StatefulSet"}, "llama"); name != "" {
 		t.Errorf("policy %q targets a StatefulSet of the same name", name)
+	}
+	gauges, err := l.PolicyModelMetrics(ctx, "ai", owners)
+	if err != nil || !slices.Equal(gauges, []string{"vllm:num_requests_waiting", "vllm:num_requests_running"}) {
+		t.Errorf("model metrics of the pod's policies %q, %v", gauges, err)
+	}
+}
+
+func gauge(name string) v1alpha1.MetricSpec {
+	return v1alpha1.MetricSpec{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: name}}
+}
+
+// TestModelMetricsOf: the gauges of every policy that targets one of the owners, HPA's
+// scaleTargetRef included, each once; other targets' and deleted policies' are not.
+func TestModelMetricsOf(t *testing.T) {
+	owners := []workload.Owner{
+		{GroupKind: schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}, Name: "llama-abc"},
+		{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, Name: "llama"},
+	}
+	ref := func(kind, name string) v1alpha1.CrossVersionObjectReference {
+		return v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kind, Name: name}
+	}
+	now := metav1.Now()
+	policies := []v1alpha1.AutoscalingPolicy{
+		{Spec: v1alpha1.AutoscalingPolicySpec{ScaleTargetRef: ref("Deployment", "llama"), Metrics: []v1alpha1.MetricSpec{gauge("a"), gauge("b")}}},
+		{Spec: v1alpha1.AutoscalingPolicySpec{TargetRef: ref("ReplicaSet", "llama-abc"), Metrics: []v1alpha1.MetricSpec{gauge("b"), gauge("c")}}},
+		{Spec: v1alpha1.AutoscalingPolicySpec{TargetRef: ref("Deployment", "mistral"), Metrics: []v1alpha1.MetricSpec{gauge("other")}}},
+		{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now}, Spec: v1alpha1.AutoscalingPolicySpec{TargetRef: ref("Deployment", "llama"), Metrics: []v1alpha1.MetricSpec{gauge("gone")}}},
+	}
+	if got := ModelMetricsOf(policies, owners); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("ModelMetricsOf = %q, want a, b, c", got)
 	}
 }
 

@@ -74,8 +74,10 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Access:      &policy.ScaleAccess{Reviewer: kube.AuthorizationV1().SubjectAccessReviews(), Mapper: mgr.GetRESTMapper()},
 		MaxReplicas: opts.MaxReplicasCeiling,
 	}
+	lookup := &optin.ClientLookup{ClientGetter: workload.ClientGetter{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}}
 	inj := &injector.Injector{
-		Lookup:   &optin.ClientLookup{ClientGetter: workload.ClientGetter{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}},
+		Lookup:   lookup,
+		Policies: lookup,
 		Options:  opts.OptIn,
 		Template: opts.Template,
 		CABundle: injector.CAFile(opts.CAFile),

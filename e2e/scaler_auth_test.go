@@ -37,56 +37,16 @@ func TestScalerRefusesReportsWithoutThePodsToken(t *testing.T) {
 	a, b := pods[0], pods[1]
 
 	ctx := t.Context()
-	secret, err := testCluster.Client.CoreV1().Secrets(install.Namespace).Get(ctx, "inferscale-scaler-tls", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(secret.Data["ca.crt"]) {
-		t.Fatal("inferscale-scaler-tls has no ca.crt")
-	}
-	leaders, err := testCluster.Client.CoreV1().Pods(install.Namespace).List(ctx, metav1.ListOptions{LabelSelector: controller.LeaderLabel + "=true"})
-	if err != nil || len(leaders.Items) != 1 {
-		t.Fatalf("leader pods: %v (err %v), want exactly one", len(leaders.Items), err)
-	}
-	addr := net.JoinHostPort(leaders.Items[0].Status.PodIP, "8443")
-	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "inferscale-scaler.inferscale-system.svc"},
-	}}
-
-	token := func(pod corev1.Pod, audience string) string {
-		t.Helper()
-		tr, err := testCluster.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, pod.Spec.ServiceAccountName, &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{
-			Audiences:      []string{audience},
-			BoundObjectRef: &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
-		}}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("token for %s: %v", pod.Name, err)
-		}
-		return tr.Status.Token
-	}
+	sc := newScalerClient(t)
+	token := sc.token
 	post := func(pod corev1.Pod, tok string) (int, string) {
 		t.Helper()
 		now := time.Now()
-		var body bytes.Buffer
-		if err := reportv1.Encode(&body, &reportv1.Report{
+		return sc.post(&reportv1.Report{
 			APIVersion: reportv1.APIVersion,
 			Pod:        reportv1.PodRef{Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)},
 			Interval:   reportv1.Interval{Start: now.Add(-time.Second), End: now},
-		}); err != nil {
-			t.Fatal(err)
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+"/v1/reports", &body)
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := httpc.Do(req)
-		if err != nil {
-			t.Fatalf("post report: %v", err)
-		}
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(msg)
+		}, tok)
 	}
 
 	for _, c := range []struct {
@@ -107,11 +67,71 @@ func TestScalerRefusesReportsWithoutThePodsToken(t *testing.T) {
 	own := token(a, "inferscale-scaler")
 	var got int
 	var msg string
-	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		got, msg = post(a, own)
 		return got != http.StatusServiceUnavailable, nil
 	})
 	if err != nil || got != http.StatusAccepted {
 		t.Errorf("the pod's own token: %d %s, want 202", got, msg)
 	}
+}
+
+// scalerClient sends reports to the scaler's leader from this machine, as an agent would.
+type scalerClient struct {
+	t     *testing.T
+	addr  string
+	httpc *http.Client
+}
+
+func newScalerClient(t *testing.T) *scalerClient {
+	t.Helper()
+	ctx := t.Context()
+	secret, err := testCluster.Client.CoreV1().Secrets(install.Namespace).Get(ctx, "inferscale-scaler-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(secret.Data["ca.crt"]) {
+		t.Fatal("inferscale-scaler-tls has no ca.crt")
+	}
+	leaders, err := testCluster.Client.CoreV1().Pods(install.Namespace).List(ctx, metav1.ListOptions{LabelSelector: controller.LeaderLabel + "=true"})
+	if err != nil || len(leaders.Items) != 1 {
+		t.Fatalf("leader pods: %v (err %v), want exactly one", len(leaders.Items), err)
+	}
+	return &scalerClient{t: t, addr: net.JoinHostPort(leaders.Items[0].Status.PodIP, "8443"), httpc: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "inferscale-scaler.inferscale-system.svc"},
+	}}}
+}
+
+// token is a token of pod's service account for audience, bound to the pod.
+func (s *scalerClient) token(pod corev1.Pod, audience string) string {
+	s.t.Helper()
+	tr, err := testCluster.Client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(s.t.Context(), pod.Spec.ServiceAccountName, &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{
+		Audiences:      []string{audience},
+		BoundObjectRef: &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		s.t.Fatalf("token for %s: %v", pod.Name, err)
+	}
+	return tr.Status.Token
+}
+
+// post sends rep with token tok ("" for none) and returns the answer's status and body.
+func (s *scalerClient) post(rep *reportv1.Report, tok string) (int, string) {
+	s.t.Helper()
+	var body bytes.Buffer
+	if err := reportv1.Encode(&body, rep); err != nil {
+		s.t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(s.t.Context(), http.MethodPost, "https://"+s.addr+"/v1/reports", &body)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := s.httpc.Do(req)
+	if err != nil {
+		s.t.Fatalf("post report: %v", err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(msg)
 }

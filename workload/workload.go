@@ -12,6 +12,8 @@ package workload
 
 import (
 	"context"
+	"crypto/md5" //nolint:gosec // the operator's naming, not security
+	"encoding/hex"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -176,6 +178,17 @@ func hasKind(owners []Owner, gk schema.GroupKind) bool {
 		}
 	}
 	return false
+}
+
+// SeldonDeploymentID is the value of the seldon-deployment-id label Seldon Core's operator
+// puts on the pods, Deployments and HPAs of the SeldonDeployment named name: the name, or for
+// a name longer than 63 characters (a label value's limit) "seldon-" and the name's MD5 in hex.
+func SeldonDeploymentID(name string) string {
+	if len(name) > 63 {
+		sum := md5.Sum([]byte(name))
+		return "seldon-" + hex.EncodeToString(sum[:])
+	}
+	return name
 }
 
 // SeldonDeploymentOf returns the SeldonDeployment a pod's labels name: Seldon Core's operator

@@ -2,6 +2,8 @@ package workload
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"os"
 	"slices"
@@ -154,5 +156,19 @@ func TestRBACCoversEveryWalkedKind(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestSeldonDeploymentID(t *testing.T) {
+	if got := SeldonDeploymentID("iris"); got != "iris" {
+		t.Errorf("short name: %q", got)
+	}
+	long := strings.Repeat("a", 64)
+	sum := md5.Sum([]byte(long))
+	if got, want := SeldonDeploymentID(long), "seldon-"+hex.EncodeToString(sum[:]); got != want || len(got) > 63 {
+		t.Errorf("64-character name: %q, want %q within a label value's 63 characters", got, want)
+	}
+	if got := SeldonDeploymentID(long[:63]); got != long[:63] {
+		t.Errorf("63-character name: %q, want it unchanged", got)
 	}
 }

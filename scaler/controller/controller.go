@@ -32,6 +32,7 @@ import (
 	"github.com/inferscale/inferscale/scaler/decision"
 	"github.com/inferscale/inferscale/scaler/target"
 	"github.com/inferscale/inferscale/scaler/window"
+	"github.com/inferscale/inferscale/workload"
 )
 
 // Options configure a Controller. Every field but the tunables is required.
@@ -349,17 +350,25 @@ func scaleError(verb string, gr schema.GroupResource, k target.Key, err error) e
 	return fmt.Errorf("%s %s %s/%s/scale: %w", verb, gr, k.Namespace, k.Name, err)
 }
 
-// hpaConflict names an HPA that scales the same target.
+// hpaConflict names an HPA that scales the same target. For a SeldonDeployment that includes
+// the HPAs Seldon's operator creates from its componentSpecs' hpaSpec: they scale the child
+// Deployments (labelled with the SeldonDeployment's id), so whatever the scaler wrote they
+// would undo.
 func (c *Controller) hpaConflict(ctx context.Context, k target.Key) (string, error) {
 	var hpas autoscalingv2.HorizontalPodAutoscalerList
 	if err := c.client.List(ctx, &hpas, client.InNamespace(k.Namespace)); err != nil {
 		return "", fmt.Errorf("list HorizontalPodAutoscalers in %s: %w", k.Namespace, err)
 	}
+	seldon := k.GroupKind() == workload.SeldonDeployment
 	for _, h := range hpas.Items {
 		ref := h.Spec.ScaleTargetRef
 		gv, _ := schema.ParseGroupVersion(ref.APIVersion)
 		if gv.Group == k.Group && ref.Kind == k.Kind && ref.Name == k.Name {
 			return h.Name, nil
+		}
+		if seldon && gv.Group == workload.Deployment.Group && ref.Kind == workload.Deployment.Kind &&
+			h.Labels[workload.SeldonDeploymentIDLabel] == workload.SeldonDeploymentID(k.Name) {
+			return fmt.Sprintf("%s (created by Seldon from an hpaSpec; it scales Deployment %s)", h.Name, ref.Name), nil
 		}
 	}
 	return "", nil

@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -34,6 +35,7 @@ import (
 	"github.com/inferscale/inferscale/scaler/attribution"
 	"github.com/inferscale/inferscale/scaler/target"
 	"github.com/inferscale/inferscale/scaler/window"
+	"github.com/inferscale/inferscale/workload"
 )
 
 const ns = "ai"
@@ -263,6 +265,31 @@ func TestScaleForbiddenNamesThePermission(t *testing.T) {
 		if !strings.Contains(c.Message, want) {
 			t.Errorf("message %q lacks %q", c.Message, want)
 		}
+	}
+}
+
+// The HPA Seldon's operator creates from an hpaSpec scales a child Deployment of the
+// SeldonDeployment: for a policy on the SeldonDeployment it is a conflict; an HPA on another
+// SeldonDeployment's Deployment is not.
+func TestSeldonCreatedHPAIsAConflict(t *testing.T) {
+	seldonHPA := func(name, id string) *autoscalingv2.HorizontalPodAutoscaler {
+		return &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{workload.SeldonDeploymentIDLabel: id}},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+				MaxReplicas:    3,
+			},
+		}
+	}
+	f := newFixture(t, seldonHPA("other-default-0-classifier", "other"))
+	iris := target.Key{Namespace: ns, Group: workload.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
+	if got, err := f.c.hpaConflict(context.Background(), iris); err != nil || got != "" {
+		t.Errorf("another SeldonDeployment's HPA: conflict %q, %v", got, err)
+	}
+	f = newFixture(t, seldonHPA("iris-default-0-classifier", "iris"))
+	got, err := f.c.hpaConflict(context.Background(), iris)
+	if err != nil || !strings.Contains(got, "iris-default-0-classifier") || !strings.Contains(got, "hpaSpec") {
+		t.Errorf("Seldon's HPA on a child Deployment: conflict %q, %v; want it named", got, err)
 	}
 }
 

@@ -26,7 +26,7 @@ func (c *Controller) targetPods(ctx context.Context, k target.Key, selector stri
 			return nil, nil, fmt.Errorf("parse /scale status.selector %q: %w", selector, err)
 		}
 	case k.Group == workload.SeldonGroup && k.Kind == "SeldonDeployment":
-		sel = labels.SelectorFromSet(labels.Set{workload.SeldonDeploymentIDLabel: k.Name})
+		sel = labels.SelectorFromSet(labels.Set{workload.SeldonDeploymentIDLabel: workload.SeldonDeploymentID(k.Name)})
 	}
 	var list corev1.PodList
 	opts := []client.ListOption{client.InNamespace(k.Namespace)}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -470,4 +471,57 @@ func TestH2CUpgradeIsNotPassedThrough(t *testing.T) {
 	if rep := f.collect(); rep.Requests.Status2xx != 1 {
 		t.Errorf("requests %+v, want the one measured", rep.Requests)
 	}
+}
+
+// FuzzRequestPath: any request a client can send is answered or refused without a crash,
+// leaves nothing in flight, and never reaches the model as an h2c upgrade or a CONNECT.
+func FuzzRequestPath(f *testing.F) {
+	for _, seed := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n\r\n",
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	var bad atomic.Value
+	model := serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "h2c") || r.Method == http.MethodConnect {
+			bad.Store(fmt.Sprintf("the model got %s with Upgrade %q", r.Method, r.Header.Get("Upgrade")))
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("X-Model", "1")
+		fmt.Fprint(w, "ok")
+	}))
+	fx := newFixture(f, model, Options{MaxConcurrency: 4, QueueSize: 4})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+		if err != nil {
+			return
+		}
+		req.RemoteAddr = "127.0.0.1:1234"
+		rec := httptest.NewRecorder()
+		func() {
+			defer func() {
+				if p := recover(); p != nil && p != http.ErrAbortHandler {
+					t.Fatalf("panic serving %q: %v", raw, p)
+				}
+			}()
+			fx.proxy.ServeHTTP(rec, req)
+		}()
+		if v := bad.Load(); v != nil {
+			t.Fatalf("%s for %q", v, raw)
+		}
+		if req.Method == http.MethodConnect && rec.Code != http.StatusMethodNotAllowed {
+			t.Fatalf("CONNECT answered %d", rec.Code)
+		}
+		if n := fx.rec.InFlight.Value(); n != 0 {
+			t.Fatalf("%d requests still in flight after %q", n, raw)
+		}
+	})
 }

@@ -401,3 +401,36 @@ func TestWindowUnattributedGPUs(t *testing.T) {
 		t.Errorf("the last second's exact report: %+v", snap.Pods["p"])
 	}
 }
+
+// BenchmarkBytesPerTargetWorstCase is the memory of one target at the worst case reports
+// allow: the longest window (600 s), both sketches kept, and every second's sketches
+// spanning the whole index range (one value at MinValue and one at MaxValue), as one pod
+// can send them.
+func BenchmarkBytesPerTargetWorstCase(b *testing.B) {
+	r := &reportv1.Report{
+		Interval: reportv1.Interval{Start: time.Unix(0, 0), End: time.Unix(1, 0)},
+		Requests: reportv1.Requests{Status2xx: 2},
+	}
+	for _, v := range []float64{reportv1.MinValue * 1.01, reportv1.MaxValue} {
+		r.Latency.Add(v)
+		r.TimeToFirstByte.Add(v)
+	}
+	var perTarget float64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s, clk := newStore(b, Config{Window: MaxWindow, Latency: true, TimeToFirstByte: true})
+		for range int(MaxWindow / time.Second) {
+			if err := s.Record(key, Pod{"pod", "u"}, r); err != nil {
+				b.Fatal(err)
+			}
+			clk.Step(time.Second)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perTarget = float64(after.HeapAlloc - before.HeapAlloc)
+		runtime.KeepAlive(s)
+	}
+	b.ReportMetric(perTarget, "bytes/target")
+}

@@ -20,9 +20,9 @@ type ClientGetter struct {
 	// a kind without an informer is "no such owner" at once instead of an informer started and
 	// waited for on the request path.
 	Cache client.Reader
-	// Live, when set, is asked when the cache has no such object: a ReplicaSet creates its
-	// first pods a few milliseconds after it is created itself, possibly before the watch
-	// delivered it.
+	// Live, when set, is asked when the cache has no such object or no informer for its kind
+	// yet: a ReplicaSet creates its first pods a few milliseconds after it is created itself,
+	// possibly before the watch delivered it, and a CRD may be installed after the start.
 	Live client.Reader
 }
 
@@ -34,10 +34,12 @@ func (g ClientGetter) Get(ctx context.Context, gvk schema.GroupVersionKind, name
 	obj.SetGroupVersionKind(gvk)
 	key := client.ObjectKey{Namespace: namespace, Name: name}
 	err := g.Cache.Get(ctx, key, obj)
-	if apierrors.IsNotFound(err) && g.Live != nil {
+	var notCached *cache.ErrResourceNotCached
+	// Not cached yet: a CRD installed after the start has no informer until the warm-up's
+	// next retry; one GET answers now instead.
+	if (apierrors.IsNotFound(err) || errors.As(err, &notCached)) && g.Live != nil {
 		err = g.Live.Get(ctx, key, obj)
 	}
-	var notCached *cache.ErrResourceNotCached
 	switch {
 	case err == nil:
 		return obj, nil

@@ -20,9 +20,11 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -56,6 +58,39 @@ func applyFile(t *testing.T, c client.Client, path string) {
 		}
 		if err := c.Create(t.Context(), &u); err != nil {
 			t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
+}
+
+// aggregateClusterRoles fills every aggregated ClusterRole with the rules of the roles its
+// selectors match, as kube-controller-manager's clusterrole-aggregation controller does; envtest
+// runs no controller manager, so without this the scaler's role would stay empty.
+func aggregateClusterRoles(t *testing.T, c client.Client) {
+	t.Helper()
+	var roles rbacv1.ClusterRoleList
+	if err := c.List(t.Context(), &roles); err != nil {
+		t.Fatal(err)
+	}
+	for i := range roles.Items {
+		agg := &roles.Items[i]
+		if agg.AggregationRule == nil {
+			continue
+		}
+		var rules []rbacv1.PolicyRule
+		for _, sel := range agg.AggregationRule.ClusterRoleSelectors {
+			s, err := metav1.LabelSelectorAsSelector(&sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range roles.Items {
+				if r.Name != agg.Name && s.Matches(labels.Set(r.Labels)) {
+					rules = append(rules, r.Rules...)
+				}
+			}
+		}
+		agg.Rules = rules
+		if err := c.Update(t.Context(), agg); err != nil {
+			t.Fatalf("aggregate ClusterRole %s: %v", agg.Name, err)
 		}
 	}
 }
@@ -113,6 +148,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	// The scaler's namespace, RBAC from the manifests, and its own pod for the leader label.
 	create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "inferscale-system"}})
 	applyFile(t, admin, filepath.Join("..", "..", "manifests", "scaler", "rbac.yaml"))
+	aggregateClusterRoles(t, admin)
 	create(&corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "inferscale-system", Name: "inferscale-scaler-0", Labels: map[string]string{"app.kubernetes.io/name": "inferscale-scaler"}},
 		Spec:       corev1.PodSpec{ServiceAccountName: "inferscale-scaler", Containers: []corev1.Container{{Name: "scaler", Image: "scaler"}}},

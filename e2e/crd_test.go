@@ -133,11 +133,12 @@ spec:
 		t.Fatalf("kubectl get asp printed %d lines, want a header and one row:\n%s", len(lines), out)
 	}
 	header, row := strings.Fields(lines[0]), strings.Fields(lines[1])
-	wantHeader := []string{"NAME", "TARGET", "MIN", "MAX", "CURRENT", "DESIRED", "METRIC", "AGE"}
+	wantHeader := []string{"NAME", "TARGET", "READY", "MIN", "MAX", "CURRENT", "DESIRED", "TARGETS", "AGE"}
 	if strings.Join(header, " ") != strings.Join(wantHeader, " ") {
 		t.Errorf("kubectl get asp header = %v, want %v", header, wantHeader)
 	}
-	// No scaler runs here, so the status columns are empty and the row ends with the age.
+	// No scaler runs here, so the status columns (READY among them) are empty and the row
+	// ends with the age.
 	if len(row) < 4 || row[0] != "llama" || row[1] != "llama" || row[2] != "2" || row[3] != "7" {
 		t.Errorf("kubectl get asp row = %v, want name llama, target llama, min 2, max 7", row)
 	}

@@ -266,7 +266,8 @@ func FuzzHandler(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"apiVersion":"inferscale.io/report/v1","pod":{"namespace":"ai","name":"a","uid":"uid-a"},"interval":{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:01Z"},"gpus":[{"utilizationPercent":"NaN"}]}`))
 	fx := newFixture(f, fakeAuth{})
-	fx.h.opts.Rate, fx.h.opts.Burst = 1e9, 1e9
+	// The limiters are built by New: a fuzzer's thousands of posts per second would meet them.
+	fx.h.pods, fx.h.sources = newLimiters(1e9, 1e9), newLimiters(1e9, 1e9)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec := fx.post("tok-a", body)
 		switch rec.Code {

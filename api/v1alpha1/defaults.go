@@ -17,6 +17,12 @@ const (
 	DefaultPriority                     int32 = 0
 )
 
+// DefaultMaxReplicasCeiling is the default cluster-wide ceiling of spec.maxReplicas
+// (--max-replicas-ceiling of the webhook and of the scaler): the webhook refuses a policy
+// above it and the scaler never asks for more replicas, whatever a policy admitted under a
+// higher ceiling says.
+const DefaultMaxReplicasCeiling int32 = 1000
+
 // DefaultTolerance is HPA's default tolerance: no scaling while the ratio of
 // observed to target stays within 10%.
 var DefaultTolerance = resource.MustParse("0.1")

@@ -54,7 +54,7 @@ func run() error {
 	flag.StringVar(&metrics, "metrics-bind-address", ":8080", "address of /metrics; 0 disables it")
 	flag.StringVar(&caFile, "agent-ca-file", "", "PEM bundle injected into agents (INFERSCALE_CA_BUNDLE) to trust the scaler; default: ca.crt in --cert-dir")
 	flag.StringVar(&excluded, "excluded-namespaces", strings.Join(optin.DefaultOptions().ExcludedNamespaces, ","), "comma-separated namespaces never injected")
-	flag.IntVar(&ceiling, "max-replicas-ceiling", policy.DefaultMaxReplicas, "largest spec.maxReplicas a policy may have in this cluster")
+	flag.IntVar(&ceiling, "max-replicas-ceiling", int(policy.DefaultMaxReplicas), "largest spec.maxReplicas a policy may have in this cluster")
 	template.BindFlags(flag.CommandLine)
 	certOpts.BindFlags(flag.CommandLine)
 	zapOptions.BindFlags(flag.CommandLine)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"time"
@@ -65,30 +66,37 @@ type Options struct {
 	ReviewConcurrency int
 	SourceRate        float64
 	SourceBurst       int
-	Certs             certs.Options
+	// CallTimeout bounds every API call of the decision loop, the metrics adapters, the
+	// leader label and the certificate's Secret (not the informers' watches).
+	CallTimeout time.Duration
+	// MaxReplicasCeiling caps every policy's maxReplicas in the scaler's decisions.
+	MaxReplicasCeiling int
+	Certs              certs.Options
 }
 
 // DefaultOptions are the defaults of the flags.
 func DefaultOptions() Options {
 	return Options{
-		ListenAddress:     ":8443",
-		MetricsAddress:    ":8080",
-		ProbeAddress:      ":8081",
-		TickInterval:      time.Second,
-		StatusInterval:    15 * time.Second,
-		LeaderElection:    true,
-		LeaderElectionID:  "inferscale-scaler",
-		ReportRate:        5,
-		ReportBurst:       10,
-		AttributionTTL:    15 * time.Second,
-		APIQPS:            100,
-		APIBurst:          200,
-		ReviewQPS:         20,
-		ReviewBurst:       40,
-		ReviewConcurrency: 8,
-		SourceRate:        20,
-		SourceBurst:       40,
-		Certs:             certs.ScalerOptions(),
+		ListenAddress:      ":8443",
+		MetricsAddress:     ":8080",
+		ProbeAddress:       ":8081",
+		TickInterval:       time.Second,
+		StatusInterval:     15 * time.Second,
+		LeaderElection:     true,
+		LeaderElectionID:   "inferscale-scaler",
+		ReportRate:         5,
+		ReportBurst:        10,
+		AttributionTTL:     15 * time.Second,
+		APIQPS:             100,
+		APIBurst:           200,
+		ReviewQPS:          20,
+		ReviewBurst:        40,
+		ReviewConcurrency:  8,
+		SourceRate:         20,
+		SourceBurst:        40,
+		CallTimeout:        controller.DefaultCallTimeout,
+		MaxReplicasCeiling: int(v1alpha1.DefaultMaxReplicasCeiling),
+		Certs:              certs.ScalerOptions(),
 	}
 }
 
@@ -111,6 +119,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.ReviewConcurrency, "token-review-concurrency", o.ReviewConcurrency, "TokenReviews in flight at most; more answer 503")
 	fs.Float64Var(&o.SourceRate, "report-source-rate", o.SourceRate, "requests per second per source IP whose token needs a TokenReview")
 	fs.IntVar(&o.SourceBurst, "report-source-burst", o.SourceBurst, "burst of such requests per source IP")
+	fs.DurationVar(&o.CallTimeout, "api-call-timeout", o.CallTimeout, "timeout of each API call of a decision (/scale, metrics APIs, status, cache lists), of the leader label and of the certificate Secret")
+	fs.IntVar(&o.MaxReplicasCeiling, "max-replicas-ceiling", o.MaxReplicasCeiling, "largest replica count the scaler asks for, whatever a policy's maxReplicas says (the webhook's flag of the same name)")
 	o.Certs.BindFlags(fs)
 }
 
@@ -120,6 +130,12 @@ const reviewTimeout = 5 * time.Second
 // Run runs the scaler until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	log := ctrl.Log.WithName("scaler")
+	if o.MaxReplicasCeiling < 1 || o.MaxReplicasCeiling > math.MaxInt32 {
+		return fmt.Errorf("--max-replicas-ceiling %d: want 1 to %d", o.MaxReplicasCeiling, math.MaxInt32)
+	}
+	if o.CallTimeout <= 0 {
+		return fmt.Errorf("--api-call-timeout %s: want a positive duration", o.CallTimeout)
+	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(o.APIQPS), o.APIBurst
 	namespace := envOr("POD_NAMESPACE", certs.Namespace)
@@ -147,7 +163,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	direct, err := client.New(cfg, client.Options{Scheme: scheme})
+	directCfg := rest.CopyConfig(cfg)
+	directCfg.Timeout = o.CallTimeout
+	direct, err := client.New(directCfg, client.Options{Scheme: scheme})
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
@@ -193,7 +211,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	// what a slow adapter costs a tick; the custom API's preferred version is looked up again
 	// every few minutes, as the kube-controller-manager does, in case an adapter changes.
 	adapterCfg := rest.CopyConfig(cfg)
-	adapterCfg.Timeout = metricsAPITimeout
+	adapterCfg.Timeout = o.CallTimeout
 	customVersions := custommetrics.NewAvailableAPIsGetter(disc)
 	go custommetrics.PeriodicallyInvalidate(customVersions, 5*time.Minute, ctx.Done())
 	customMetrics := custommetrics.NewForConfig(adapterCfg, mgr.GetRESTMapper(), customVersions)
@@ -233,20 +251,22 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	runnables := []manager.Runnable{
 		&ingest.Server{Addr: o.ListenAddress, CertDir: o.Certs.CertDir, Handler: handler, Log: log.WithName("server")},
 		controller.New(controller.Options{
-			Client:          mgr.GetClient(),
-			Mapper:          mgr.GetRESTMapper(),
-			Scales:          scales,
-			Usage:           usage.MetricsV1beta1(),
-			CustomMetrics:   customMetrics,
-			ExternalMetrics: externalMetrics,
-			Store:           store,
-			Resolver:        resolver,
-			Events:          mgr.GetEventRecorder("inferscale-scaler"),
-			Metrics:         controller.NewMetrics(ctrlmetrics.Registry),
-			Clock:           clk,
-			Log:             log.WithName("controller"),
-			Interval:        o.TickInterval,
-			StatusInterval:  o.StatusInterval,
+			Client:             mgr.GetClient(),
+			Mapper:             mgr.GetRESTMapper(),
+			Scales:             scales,
+			Usage:              usage.MetricsV1beta1(),
+			CustomMetrics:      customMetrics,
+			ExternalMetrics:    externalMetrics,
+			Store:              store,
+			Resolver:           resolver,
+			Events:             mgr.GetEventRecorder("inferscale-scaler"),
+			Metrics:            controller.NewMetrics(ctrlmetrics.Registry),
+			Clock:              clk,
+			Log:                log.WithName("controller"),
+			Interval:           o.TickInterval,
+			StatusInterval:     o.StatusInterval,
+			CallTimeout:        o.CallTimeout,
+			MaxReplicasCeiling: int32(o.MaxReplicasCeiling),
 		}),
 	}
 	if o.LeaderElection {
@@ -283,9 +303,6 @@ func ensureCerts(ctx context.Context, cm *certs.Manager, log logr.Logger) error 
 		}
 	}
 }
-
-// metricsAPITimeout bounds one request to a metrics adapter.
-const metricsAPITimeout = 5 * time.Second
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {

@@ -78,6 +78,8 @@ func newBudgets() *budgets {
 // syncBudgets reads the budgets and which policies they cover, before a tick's reconciles.
 func (c *Controller) syncBudgets(ctx context.Context, policies []v1alpha1.AutoscalingPolicy, now time.Time) {
 	b := c.budgets
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	var list v1alpha1.AutoscalingBudgetList
 	if err := c.client.List(ctx, &list); err != nil {
 		// Without the list the last one stands: a budget is never dropped by a cache error.
@@ -447,11 +449,18 @@ func (c *Controller) writeBudgetStatus(ctx context.Context, log logr.Logger, now
 	for _, u := range updates {
 		orig := u.bu.DeepCopy()
 		u.bu.Status = u.status
-		if err := c.client.Status().Patch(ctx, u.bu, client.MergeFrom(orig)); err != nil {
+		if err := c.patchStatus(ctx, u.bu, orig); err != nil {
 			log.Error(err, "Updating budget status failed", "budget", u.bu.Name)
 			continue
 		}
 	}
+}
+
+// patchStatus patches obj's status from orig within the per-call timeout.
+func (c *Controller) patchStatus(ctx context.Context, obj, orig client.Object) error {
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
+	return c.client.Status().Patch(ctx, obj, client.MergeFrom(orig))
 }
 
 func splitName(s string) (string, string) {

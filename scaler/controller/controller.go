@@ -66,7 +66,18 @@ type Options struct {
 	StatusInterval time.Duration
 	// Concurrency is how many policies are worked on at once within a tick. Default 8.
 	Concurrency int
+	// CallTimeout bounds every API call of a policy's reconcile (/scale read and write, the
+	// cache lists, metrics.k8s.io, the status patch), so that a slow API costs a decision at
+	// most that. Default DefaultCallTimeout.
+	CallTimeout time.Duration
+	// MaxReplicasCeiling caps every policy's maxReplicas (and minReplicas): a policy admitted
+	// before the webhook's ceiling was lowered never gets more. Default
+	// v1alpha1.DefaultMaxReplicasCeiling.
+	MaxReplicasCeiling int32
 }
+
+// DefaultCallTimeout is the default of Options.CallTimeout (the scaler's --api-call-timeout).
+const DefaultCallTimeout = 5 * time.Second
 
 // Controller runs the ticks. It needs leader election: one replica decides.
 type Controller struct {
@@ -116,6 +127,12 @@ func New(opts Options) *Controller {
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.MaxReplicasCeiling <= 0 {
+		opts.MaxReplicasCeiling = v1alpha1.DefaultMaxReplicasCeiling
 	}
 	return &Controller{opts: opts, client: opts.Client, resolver: opts.Resolver, policies: map[types.NamespacedName]*policyState{}, budgets: newBudgets()}
 }
@@ -228,6 +245,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		return
 	}
 	spec := p.Spec.Defaulted()
+	ceiling := c.capReplicas(spec)
 	c.opts.Store.Configure(st.key, window.ConfigFor(spec))
 	if annotationOn(p, v1alpha1.PausedAnnotation) {
 		c.writeStatus(ctx, log, p, st, now, nil, pausedCondition(), nil)
@@ -241,7 +259,9 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, v1alpha1.ReasonFailedGetScale, err.Error()), nil)
 		return
 	}
-	pods, sel, err := c.targetPods(ctx, st.key, sc.Status.Selector)
+	podsCtx, cancel := c.bounded(ctx)
+	pods, sel, err := c.targetPods(podsCtx, st.key, sc.Status.Selector)
+	cancel()
 	if err != nil {
 		c.opts.Metrics.errors.WithLabelValues(name, "pods").Inc()
 		st.logOnce(log, err, "Listing the target's pods failed")
@@ -281,6 +301,9 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	}
 
 	d := st.autoscaler.Decide(&in, now)
+	if ceiling != "" && d.DesiredReplicas == spec.MaxReplicas {
+		d.Reason += "; " + ceiling
+	}
 	c.applyBudgets(p, spec, &in, pods, &d, now)
 	c.observe(name, &in, &d)
 	c.recordHold(p, st, &d, spec, now)
@@ -293,8 +316,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	if d.DesiredReplicas != sc.Spec.Replicas {
 		from := sc.Spec.Replicas
 		sc.Spec.Replicas = d.DesiredReplicas
-		if _, err := c.opts.Scales.Scales(st.key.Namespace).Update(ctx, gr, sc, metav1.UpdateOptions{}); err != nil {
-			err = scaleError("update", gr, st.key, err)
+		if err := c.updateScale(ctx, st.key, gr, sc); err != nil {
 			c.opts.Metrics.errors.WithLabelValues(name, "scale_update").Inc()
 			log.Error(err, "Writing /scale failed", "from", from, "to", d.DesiredReplicas)
 			c.opts.Events.Eventf(p, nil, corev1.EventTypeWarning, "FailedRescale", "Scale", "New size: %d; reason: %s; error: %v", d.DesiredReplicas, d.Reason, err)
@@ -327,11 +349,43 @@ func (c *Controller) getScale(ctx context.Context, k target.Key, apiVersion stri
 		return schema.GroupResource{}, nil, fmt.Errorf("map %s: %w", k.GroupKind(), err)
 	}
 	gr := mapping.Resource.GroupResource()
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	sc, err := c.opts.Scales.Scales(k.Namespace).Get(ctx, gr, k.Name, metav1.GetOptions{})
 	if err != nil {
 		return gr, nil, scaleError("get", gr, k, err)
 	}
 	return gr, sc, nil
+}
+
+// updateScale writes the target's /scale.
+func (c *Controller) updateScale(ctx context.Context, k target.Key, gr schema.GroupResource, sc *autoscalingv1.Scale) error {
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
+	if _, err := c.opts.Scales.Scales(k.Namespace).Update(ctx, gr, sc, metav1.UpdateOptions{}); err != nil {
+		return scaleError("update", gr, k, err)
+	}
+	return nil
+}
+
+// bounded is ctx bounded by the per-call timeout: a slow API server, aggregated API or cache
+// sync costs one decision at most that, never a hung reconcile.
+func (c *Controller) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.opts.CallTimeout)
+}
+
+// capReplicas lowers the defaulted spec's maxReplicas and minReplicas to the cluster-wide
+// ceiling and, when it lowered maxReplicas, returns the words a decision at that count adds
+// to its reason.
+func (c *Controller) capReplicas(spec *v1alpha1.AutoscalingPolicySpec) string {
+	ceiling := c.opts.MaxReplicasCeiling
+	*spec.MinReplicas = min(*spec.MinReplicas, ceiling)
+	if spec.MaxReplicas <= ceiling {
+		return ""
+	}
+	note := fmt.Sprintf("the scaler's --max-replicas-ceiling %d caps the policy's maxReplicas %d", ceiling, spec.MaxReplicas)
+	spec.MaxReplicas = ceiling
+	return note
 }
 
 // AggregateToScalerLabel on a ClusterRole adds its rules to the scaler's aggregated
@@ -355,6 +409,8 @@ func scaleError(verb string, gr schema.GroupResource, k target.Key, err error) e
 // Deployments (labelled with the SeldonDeployment's id), so whatever the scaler wrote they
 // would undo.
 func (c *Controller) hpaConflict(ctx context.Context, k target.Key) (string, error) {
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	var hpas autoscalingv2.HorizontalPodAutoscalerList
 	if err := c.client.List(ctx, &hpas, client.InNamespace(k.Namespace)); err != nil {
 		return "", fmt.Errorf("list HorizontalPodAutoscalers in %s: %w", k.Namespace, err)
@@ -433,7 +489,7 @@ func (c *Controller) writeStatus(ctx context.Context, log logr.Logger, p *v1alph
 	if equality.Semantic.DeepEqual(significant(&orig.Status), significant(s)) && now.Sub(st.statusWrite) < c.opts.StatusInterval {
 		return
 	}
-	if err := c.client.Status().Patch(ctx, p, client.MergeFrom(orig)); err != nil {
+	if err := c.patchStatus(ctx, p, orig); err != nil {
 		c.opts.Metrics.errors.WithLabelValues(p.Namespace+"/"+p.Name, "status").Inc()
 		log.Error(err, "Updating status failed")
 		return

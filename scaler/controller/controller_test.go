@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/scale"
 	scalefake "k8s.io/client-go/scale/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/events"
@@ -151,6 +152,17 @@ func (f *fixture) report(pod string, inFlight float64) {
 	}
 }
 
+// load records the same in-flight load for pods over the next n seconds.
+func (f *fixture) load(n int, inFlight float64, pods ...string) {
+	f.t.Helper()
+	for range n {
+		f.clock.Step(time.Second)
+		for _, p := range pods {
+			f.report(p, inFlight)
+		}
+	}
+}
+
 func (f *fixture) policy(name string) *v1alpha1.AutoscalingPolicy {
 	f.t.Helper()
 	var p v1alpha1.AutoscalingPolicy
@@ -186,11 +198,7 @@ func TestScalesUpAndRecordsIt(t *testing.T) {
 	if len(f.updates) != 0 {
 		t.Fatalf("scaled without data: %v", f.updates)
 	}
-	for range 3 {
-		f.clock.Step(time.Second)
-		f.report("a", 10)
-		f.report("b", 10)
-	}
+	f.load(3, 10, "a", "b")
 	f.tick()
 	// 2 pods at 10 in flight for a target of 5: 4 replicas.
 	if len(f.updates) != 1 || f.updates[0] != 4 {
@@ -365,5 +373,82 @@ func TestRequestsCountSidecars(t *testing.T) {
 	}
 	if _, ok := got[corev1.ResourceMemory]; ok {
 		t.Error("memory request present though no container sets one")
+	}
+}
+
+// gatedScales is a scale client whose calls first pass gate, which may block; the fixture's
+// fake answers them after.
+type gatedScales struct {
+	inner scale.ScalesGetter
+	gate  func(ctx context.Context, verb, name string) error
+}
+
+func (g *gatedScales) Scales(namespace string) scale.ScaleInterface {
+	return &gatedScale{g: g, inner: g.inner.Scales(namespace)}
+}
+
+type gatedScale struct {
+	g     *gatedScales
+	inner scale.ScaleInterface
+}
+
+func (s *gatedScale) Get(ctx context.Context, gr schema.GroupResource, name string, opts metav1.GetOptions) (*autoscalingv1.Scale, error) {
+	if err := s.g.gate(ctx, "get", name); err != nil {
+		return nil, err
+	}
+	return s.inner.Get(ctx, gr, name, opts)
+}
+
+func (s *gatedScale) Update(ctx context.Context, gr schema.GroupResource, sc *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error) {
+	if err := s.g.gate(ctx, "update", sc.Name); err != nil {
+		return nil, err
+	}
+	return s.inner.Update(ctx, gr, sc, opts)
+}
+
+func (s *gatedScale) Patch(ctx context.Context, gvr schema.GroupVersionResource, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions) (*autoscalingv1.Scale, error) {
+	if err := s.g.gate(ctx, "patch", name); err != nil {
+		return nil, err
+	}
+	return s.inner.Patch(ctx, gvr, name, pt, data, opts)
+}
+
+// A /scale read that never answers costs its policy the call timeout and a condition that
+// says so; the reconcile does not hang.
+func TestScaleReadIsBoundedByTheCallTimeout(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	f := newFixture(t, queuePolicy("llama", now), readyPod("a", now))
+	f.c.opts.CallTimeout = time.Millisecond
+	f.c.opts.Scales = &gatedScales{inner: f.scales, gate: func(ctx context.Context, _, _ string) error {
+		<-ctx.Done() // an API server that never answers
+		return ctx.Err()
+	}}
+	f.tick()
+	c := meta.FindStatusCondition(f.policy("llama").Status.Conditions, v1alpha1.AbleToScale)
+	if c == nil || c.Reason != v1alpha1.ReasonFailedGetScale || !strings.Contains(c.Message, context.DeadlineExceeded.Error()) {
+		t.Errorf("AbleToScale = %+v, want False FailedGetScale with the deadline", c)
+	}
+}
+
+// A policy admitted with a maxReplicas above today's ceiling gets no more than the ceiling,
+// and the reason says why.
+func TestMaxReplicasCeilingCapsAnAdmittedPolicy(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	p := queuePolicy("llama", now)
+	p.Spec.MaxReplicas = 5000
+	f := newFixture(t, p, readyPod("a", now), readyPod("b", now))
+	f.c.opts.MaxReplicasCeiling = 3
+	f.tick()
+	f.load(3, 1000, "a", "b")
+	f.tick()
+	if len(f.updates) != 1 || f.updates[0] != 3 {
+		t.Fatalf("/scale writes = %v, want [3] (the ceiling)", f.updates)
+	}
+	if evs := drain(f.events); len(evs) != 1 || !strings.Contains(evs[0], "--max-replicas-ceiling 3 caps the policy's maxReplicas 5000") {
+		t.Errorf("events = %q, want the rescale's reason to name the ceiling", evs)
+	}
+	c := meta.FindStatusCondition(f.policy("llama").Status.Conditions, v1alpha1.ScalingLimited)
+	if c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("ScalingLimited = %+v, want True", c)
 	}
 }

@@ -26,6 +26,8 @@ func (c *Controller) usage(ctx context.Context, log logr.Logger, namespace strin
 	if sel != nil {
 		opts.LabelSelector = sel.String()
 	}
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	list, err := c.opts.Usage.PodMetricses(namespace).List(ctx, opts)
 	if err != nil {
 		log.Error(err, "Reading metrics.k8s.io failed; Resource metrics are invalid this tick")

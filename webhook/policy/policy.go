@@ -49,7 +49,7 @@ type Validator struct {
 
 // DefaultMaxReplicas is the default ceiling of spec.maxReplicas (the webhook's
 // --max-replicas-ceiling).
-const DefaultMaxReplicas = 1000
+const DefaultMaxReplicas = v1alpha1.DefaultMaxReplicasCeiling
 
 var _ admission.Handler = (*Validator)(nil)
 

@@ -54,13 +54,15 @@ type Agent struct {
 	gpuAttribution string
 	gpuGauges      gpu.Gauges
 	gpuErr         string
-	// model holds the last successful scrape and when it was taken.
-	model atomic.Pointer[scrape]
+	// model holds the last successful scrape and when it was taken; modelErr the last
+	// scrape's error, nil once one works again.
+	model    atomic.Pointer[scrape]
+	modelErr atomic.Pointer[string]
 }
 
 type scrape struct {
-	at     time.Time
-	values map[string]float64
+	at time.Time
+	modelmetrics.Result
 }
 
 // Options are what tests and the bench swap; the zero value is production.
@@ -347,9 +349,7 @@ func (a *Agent) emitReport() {
 		Pod:        reportv1.PodRef{Namespace: a.cfg.PodNamespace, Name: a.cfg.PodName, UID: a.cfg.PodUID, Node: a.cfg.NodeName},
 	}
 	a.rec.Collect(rep)
-	if s := a.model.Load(); s != nil && rep.Interval.End.Sub(s.at) <= 3*a.cfg.ReportInterval {
-		rep.ModelMetrics = s.values
-	}
+	rep.ModelMetricsScrape = a.modelMetrics(rep)
 	if a.gpus != nil {
 		var err error
 		rep.GPUs, err = a.gpus.Sample()
@@ -362,6 +362,28 @@ func (a *Agent) emitReport() {
 	if a.reporter != nil {
 		a.reporter.Enqueue(rep)
 	}
+}
+
+// modelMetrics fills rep's model gauges from the last scrape if it is recent, and says why the
+// others are missing. An agent that scrapes nothing says so with an empty status: the scaler
+// then knows its pod was not told to scrape the gauges a policy names.
+func (a *Agent) modelMetrics(rep *reportv1.Report) *reportv1.ModelMetricsScrape {
+	st := &reportv1.ModelMetricsScrape{}
+	if a.scraper == nil {
+		return st
+	}
+	s := a.model.Load()
+	fresh := s != nil && rep.Interval.End.Sub(s.at) <= 3*a.cfg.ReportInterval
+	if fresh {
+		rep.ModelMetrics, st.Missing = s.Values, s.Missing
+	}
+	switch msg := a.modelErr.Load(); {
+	case msg != nil:
+		st.Error = *msg
+	case !fresh:
+		st.Error = "no scrape of the model's metrics finished in the last 3 report intervals"
+	}
+	return st
 }
 
 // logGPUError says when a device stops (or starts again) answering, not every interval.
@@ -389,14 +411,19 @@ func (a *Agent) scrapeLoop(ctx context.Context) {
 		v, err := a.scraper.Scrape(ctx)
 		switch {
 		case err == nil:
-			a.model.Store(&scrape{at: a.clock.Now(), values: v})
+			a.model.Store(&scrape{at: a.clock.Now(), Result: v})
+			a.modelErr.Store(nil)
 			if failing {
 				a.log.Info("model metrics scrape works again")
 			}
 			failing = false
-		case ctx.Err() == nil && !failing:
-			// Say it once per outage, not every second.
-			a.log.Info("model metrics scrape failed; they are absent from reports until it works", "err", err.Error())
+		case ctx.Err() == nil:
+			msg := reportv1.ScrapeError(err)
+			a.modelErr.Store(&msg)
+			if !failing {
+				// Say it once per outage, not every second.
+				a.log.Info("model metrics scrape failed; they are absent from reports until it works", "err", err.Error())
+			}
 			failing = true
 		}
 		select {

@@ -24,6 +24,7 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 	"github.com/go-logr/logr/testr"
 
+	"github.com/inferscale/inferscale/agent/modelmetrics"
 	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 )
@@ -149,12 +150,13 @@ func TestReportsEndToEnd(t *testing.T) {
 		res.Body.Close()
 	}
 	var total uint64
-	var sawModel, sawGPUs bool
-	for total < 10 || !sawModel || !sawGPUs {
+	var sawModel, sawMissing, sawGPUs bool
+	for total < 10 || !sawModel || !sawMissing || !sawGPUs {
 		select {
 		case rep := <-reports:
 			total += rep.Requests.Status2xx
 			sawModel = sawModel || rep.ModelMetrics["vllm:num_requests_waiting"] == 4
+			sawMissing = sawMissing || rep.ModelMetricsScrape.Missing["vllm:num_requests_running"] == reportv1.ScrapeNotExported
 			sawGPUs = sawGPUs || (len(rep.GPUs) == 2 && *rep.GPUs[1].UtilizationPercent == 41 && rep.GPUAttribution == reportv1.GPUAttributionUnattributed)
 			if rep.Pod != (reportv1.PodRef{Namespace: "ai", Name: "llama-0", UID: "uid-1", Node: "node-1"}) {
 				t.Fatalf("pod %+v", rep.Pod)
@@ -163,7 +165,7 @@ func TestReportsEndToEnd(t *testing.T) {
 				t.Fatal("absent model gauge reported")
 			}
 		case <-time.After(20 * time.Second):
-			t.Fatalf("reports so far: %d requests, model gauges %v, GPUs %v", total, sawModel, sawGPUs)
+			t.Fatalf("reports so far: %d requests, model gauges %v, missing said %v, GPUs %v", total, sawModel, sawMissing, sawGPUs)
 		}
 	}
 	if total != 10 {
@@ -181,6 +183,44 @@ func TestReportsEndToEnd(t *testing.T) {
 		if !strings.Contains(string(body), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
+	}
+}
+
+// A report says why the gauges are missing: which the last scrape did not find, that the
+// scrape fails, that none finished lately, or (an empty status) that the agent scrapes none.
+func TestReportSaysWhyModelGaugesAreMissing(t *testing.T) {
+	now := time.Unix(1000, 0)
+	rep := func(a *Agent) (*reportv1.Report, *reportv1.ModelMetricsScrape) {
+		r := &reportv1.Report{Interval: reportv1.Interval{Start: now.Add(-time.Second), End: now}}
+		st := a.modelMetrics(r)
+		return r, st
+	}
+	a := &Agent{cfg: Config{ReportInterval: time.Second}}
+	if r, st := rep(a); r.ModelMetrics != nil || st == nil || st.Error != "" || st.Missing != nil {
+		t.Errorf("no scraper: %v %+v, want an empty status", r.ModelMetrics, st)
+	}
+
+	a.scraper = &modelmetrics.Scraper{Names: []string{"a", "b"}}
+	if _, st := rep(a); !strings.Contains(st.Error, "no scrape") {
+		t.Errorf("before any scrape: %+v", st)
+	}
+	a.model.Store(&scrape{at: now.Add(-time.Second), Result: modelmetrics.Result{
+		Values: map[string]float64{"a": 1}, Missing: map[string]string{"b": reportv1.ScrapeNotExported}}})
+	if r, st := rep(a); r.ModelMetrics["a"] != 1 || st.Missing["b"] != reportv1.ScrapeNotExported || st.Error != "" {
+		t.Errorf("fresh scrape: %v %+v", r.ModelMetrics, st)
+	}
+	msg := reportv1.ScrapeError(errors.New("scraping model metrics http://127.0.0.1:8000/metrics: status 404"))
+	a.modelErr.Store(&msg)
+	if r, st := rep(a); r.ModelMetrics["a"] != 1 || st.Error != msg {
+		t.Errorf("a failed scrape after a fresh one: %v %+v", r.ModelMetrics, st)
+	}
+	a.model.Store(&scrape{at: now.Add(-4 * time.Second)})
+	if r, st := rep(a); r.ModelMetrics != nil || st.Missing != nil || st.Error != msg {
+		t.Errorf("failing with stale values: %v %+v", r.ModelMetrics, st)
+	}
+	a.modelErr.Store(nil)
+	if _, st := rep(a); !strings.Contains(st.Error, "no scrape") {
+		t.Errorf("stale values without an error: %+v", st)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 )
 
 // maxScrapeBytes bounds what a scrape reads; a vLLM endpoint serves a few hundred KiB.
@@ -27,50 +29,88 @@ type Scraper struct {
 	Client *http.Client
 }
 
-// Scrape returns the value of each named metric the server exported; one it did not export
-// is absent from the map. Several series of one name (label sets, engines) are summed, except
-// ratios (names ending in _perc, _percent or _ratio), which are averaged.
-func (s *Scraper) Scrape(ctx context.Context) (map[string]float64, error) {
+// Result is one successful scrape.
+type Result struct {
+	// Values has each named metric the server exported with a number.
+	Values map[string]float64
+	// Missing has each named metric that is not in Values, with why (reportv1.ScrapeNotExported,
+	// ScrapeNoValue, ScrapeWrongType).
+	Missing map[string]string
+}
+
+// Scrape returns the value of each named metric the server exported, and why each other one
+// is missing. Several series of one name (label sets, engines) are summed, except ratios
+// (names ending in _perc, _percent or _ratio), which are averaged.
+func (s *Scraper) Scrape(ctx context.Context) (Result, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("model metrics URL %q: %w", s.URL, err)
+		return Result{}, fmt.Errorf("model metrics URL %q: %w", s.URL, err)
 	}
 	// Ask for the classic text format: it is what the parser reads.
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
 	res, err := s.Client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("scraping model metrics: %w", err)
+		return Result{}, fmt.Errorf("scraping model metrics: %w", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scraping model metrics %s: status %d", s.URL, res.StatusCode)
+		return Result{}, fmt.Errorf("scraping model metrics %s: status %d", s.URL, res.StatusCode)
 	}
 	return s.parse(io.LimitReader(res.Body, maxScrapeBytes))
 }
 
 // parse keeps only the lines of the wanted metrics before the text parser sees them, so a
 // scrape costs little even against an endpoint with hundreds of histograms.
-func (s *Scraper) parse(r io.Reader) (map[string]float64, error) {
+func (s *Scraper) parse(r io.Reader) (Result, error) {
 	var kept bytes.Buffer
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	// typed are the wanted names a # TYPE line declared: a histogram's or summary's samples
+	// are named name_bucket, name_sum, name_count, so its family never reaches the parser.
+	typed := map[string]string{}
 	for sc.Scan() {
 		line := sc.Bytes()
 		if name := lineMetric(line); name != "" && slices.Contains(s.Names, name) {
 			kept.Write(line)
 			kept.WriteByte('\n')
+			if rest, ok := bytes.CutPrefix(line, []byte("# TYPE "+name+" ")); ok && len(typed) < len(s.Names) {
+				typed[name] = string(bytes.TrimSpace(rest))
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading model metrics: %w", err)
+		return Result{}, fmt.Errorf("reading model metrics: %w", err)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := p.TextToMetricFamilies(&kept)
 	if err != nil {
-		return nil, fmt.Errorf("parsing model metrics: %w", err)
+		return Result{}, fmt.Errorf("parsing model metrics: %w", err)
 	}
-	out := make(map[string]float64, len(families))
-	for name, mf := range families {
+	out := Result{Values: make(map[string]float64, len(families))}
+	miss := func(name, why string) {
+		if out.Missing == nil {
+			out.Missing = map[string]string{}
+		}
+		out.Missing[name] = why
+	}
+	for _, name := range s.Names {
+		mf, ok := families[name]
+		switch typ, declared := typed[name]; {
+		case !ok && declared && typ != "gauge" && typ != "counter" && typ != "untyped":
+			miss(name, reportv1.ScrapeWrongType)
+			continue
+		case !ok && declared:
+			miss(name, reportv1.ScrapeNoValue)
+			continue
+		case !ok:
+			miss(name, reportv1.ScrapeNotExported)
+			continue
+		}
+		if !scalar(mf.GetType()) {
+			// Only its _bucket, _sum and _count lines carry samples, and none is a level.
+			miss(name, reportv1.ScrapeWrongType)
+			continue
+		}
 		var sum float64
 		var n int
 		for _, m := range mf.GetMetric() {
@@ -81,15 +121,21 @@ func (s *Scraper) parse(r io.Reader) (map[string]float64, error) {
 			sum += v
 			n++
 		}
-		if n == 0 {
-			continue
+		switch {
+		case n > 0:
+			if isRatio(name) {
+				sum /= float64(n)
+			}
+			out.Values[name] = sum
+		default:
+			miss(name, reportv1.ScrapeNoValue)
 		}
-		if isRatio(name) {
-			sum /= float64(n)
-		}
-		out[name] = sum
 	}
 	return out, nil
+}
+
+func scalar(t dto.MetricType) bool {
+	return t == dto.MetricType_GAUGE || t == dto.MetricType_COUNTER || t == dto.MetricType_UNTYPED
 }
 
 func value(t dto.MetricType, m *dto.Metric) (float64, bool) {

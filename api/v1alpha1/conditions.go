@@ -64,6 +64,9 @@ const (
 	// ReasonGPUUnattributed: an agent read more GPUs than its pod requests and cannot tell
 	// which are the pod's, so a GPU metric is not scaled on.
 	ReasonGPUUnattributed = "GPUUnattributed"
+	// ReasonFailedGetModelMetric: no pod's agent reports a ModelMetric's gauge; the message
+	// names the gauge, the pods and why (not exported, not scraped, the scrape fails).
+	ReasonFailedGetModelMetric = "FailedGetModelMetric"
 
 	// ScalingLimited True.
 	ReasonTooManyReplicas = "TooManyReplicas"

@@ -97,6 +97,8 @@ type podData struct {
 	uid     string
 	last    time.Time // arrival of the last report
 	buckets []bucket
+	// scrape is what the last report said of the target's model gauges.
+	scrape scrapeState
 }
 
 // bucket sums one second of reports of one pod. Gauges are kept as value×seconds so that a
@@ -270,6 +272,7 @@ func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
 	b.queue += r.Queue.Average * d
 	b.gpu.record(r, d)
 	if names := t.cfg.ModelMetrics; len(names) > 0 {
+		pd.scrape.record(names, r)
 		if len(b.model) < len(names) {
 			b.model = append(b.model[:0], make([]modelSum, len(names))...)
 		}
@@ -316,6 +319,8 @@ type PodStats struct {
 	HasGPU bool
 	// ModelMetrics holds the time-weighted average of each configured gauge the pod exported.
 	ModelMetrics map[string]float64
+	// ModelScrape says why the pod's last report lacked any of the configured gauges.
+	ModelScrape ModelScrape
 	// LastReport is when the pod's last report arrived.
 	LastReport time.Time
 }
@@ -426,6 +431,9 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 			}
 		}
 		st.LastReport = pd.last
+		if len(t.cfg.ModelMetrics) > 0 {
+			st.ModelScrape = pd.scrape.snapshot(t.cfg.ModelMetrics)
+		}
 		snap.Pods[name] = st
 	}
 	for sec := oldest; t.sketches != nil && sec <= nowSec; sec++ {

@@ -30,6 +30,10 @@
 //	  "inFlight": {"average": 3.2, "max": 7},             // time-weighted over the interval, incl. queued
 //	  "queue":    {"average": 0.4, "max": 2},             // waiting for the agent's concurrency limit
 //	  "modelMetrics": {"vllm:num_requests_waiting": 3},   // scraped gauges; absent ones are omitted
+//	  "modelMetricsScrape": {"error": "…",                // why the last scrape failed, or
+//	                         "missing": {"vllm:num_requests_swapped": "NotExported"}},
+//	                                                      // why a scraped gauge is absent
+//	                                                      // (NotExported, NoValue, WrongType)
 //	  "gpus": [{"index": 0, "uuid": "GPU-…", "utilizationPercent": 87,
 //	            "memoryUsedBytes": 6.4e10, "memoryTotalBytes": 8.5e10,
 //	            "powerWatts": 412.5, "powerLimitWatts": 700,
@@ -50,7 +54,9 @@
 // MaxRequestsPerSecond requests per second of the interval (a shorter interval counts as one
 // second) or counts that overflow when summed; gauges that are negative, not finite or over
 // MaxInFlight; a sketch sum over count × MaxValue; a GPU index over MaxGPUIndex or power over
-// MaxPowerWatts. Clamp bounds what a real agent may produce out of range: an average over its
+// MaxPowerWatts; a scrape error over MaxScrapeErrorLen bytes or not printable UTF-8, more than
+// MaxModelMetrics missing gauges, a missing gauge's reason that is not 1 to 32 ASCII letters.
+// Clamp bounds what a real agent may produce out of range: an average over its
 // maximum, model gauges beyond ±MaxModelMetricValue, droppedReports over MaxDroppedReports.
 // CheckAge refuses a report whose interval ended too far from the receiver's clock.
 //

@@ -8,6 +8,8 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // APIVersion is the value of Report.APIVersion for this version of the format.
@@ -72,6 +74,11 @@ type Report struct {
 	// ModelMetrics are gauges scraped from the model server, by metric name. A gauge the
 	// server did not export is absent, never zero.
 	ModelMetrics map[string]float64 `json:"modelMetrics,omitempty"`
+	// ModelMetricsScrape says why a gauge the agent scrapes is absent from ModelMetrics. The
+	// agent sends it with every report (empty when it scrapes no gauge); a gauge that is in
+	// neither ModelMetrics nor Missing is one the agent was not told to scrape. Agents that
+	// predate the field send none.
+	ModelMetricsScrape *ModelMetricsScrape `json:"modelMetricsScrape,omitempty"`
 
 	// GPUs are the pod's GPUs and MIG slices as the agent read them; GPUAttribution says how it
 	// knows they are the pod's (GPUAttributionDRA, ...), set whenever GPUs is.
@@ -131,6 +138,52 @@ type Gauge struct {
 	// Average is the time-weighted average over the interval.
 	Average float64 `json:"average"`
 	Max     float64 `json:"max"`
+}
+
+// ModelMetricsScrape is how the agent's last scrape of the model's metrics endpoint went.
+type ModelMetricsScrape struct {
+	// Error is why the last scrape failed (connection refused, an HTTP status, a body that does
+	// not parse), as ScrapeError renders it; empty when it worked. A failed scrape yields no
+	// gauge, so Missing is then empty.
+	Error string `json:"error,omitempty"`
+	// Missing are the gauges the agent scrapes that the last successful scrape did not yield,
+	// each with why: ScrapeNotExported, ScrapeNoValue or ScrapeWrongType (a newer agent may
+	// send another word).
+	Missing map[string]string `json:"missing,omitempty"`
+}
+
+// Why a scraped gauge is missing (ModelMetricsScrape.Missing).
+const (
+	// ScrapeNotExported: the endpoint has no metric of that name.
+	ScrapeNotExported = "NotExported"
+	// ScrapeNoValue: the metric is there but has no number (NaN, or no sample).
+	ScrapeNoValue = "NoValue"
+	// ScrapeWrongType: the metric is a histogram or summary, not a gauge, counter or untyped.
+	ScrapeWrongType = "WrongType"
+)
+
+// MaxScrapeErrorLen bounds ModelMetricsScrape.Error.
+const MaxScrapeErrorLen = 256
+
+// ScrapeError renders err for ModelMetricsScrape.Error: at most MaxScrapeErrorLen bytes of
+// printable UTF-8 (anything else becomes U+FFFD), cut at a character boundary. The text comes
+// from the model server (a status line, a parser's complaint about its body), so it is bounded
+// and made printable before it travels.
+func ScrapeError(err error) string {
+	if err == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range err.Error() {
+		if !unicode.IsPrint(r) {
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > MaxScrapeErrorLen {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // GPU attributions: how the agent knows the GPUs it reports are its pod's.
@@ -384,6 +437,11 @@ func (r *Report) Validate() error {
 			return fe(fmt.Sprintf("modelMetrics[%q]", k), "%v must be finite", v)
 		}
 	}
+	if sc := r.ModelMetricsScrape; sc != nil {
+		if err := sc.validate(); err != nil {
+			return err
+		}
+	}
 	if len(r.GPUs) > MaxGPUs {
 		return fe("gpus", "%d entries, at most %d", len(r.GPUs), MaxGPUs)
 	}
@@ -393,6 +451,30 @@ func (r *Report) Validate() error {
 	for i := range r.GPUs {
 		if err := r.GPUs[i].validate(fmt.Sprintf("gpus[%d]", i)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+func (sc *ModelMetricsScrape) validate() error {
+	fe := func(field, format string, a ...any) error {
+		return &FieldError{Field: "modelMetricsScrape." + field, Detail: fmt.Sprintf(format, a...)}
+	}
+	if len(sc.Error) > MaxScrapeErrorLen {
+		return fe("error", "longer than %d bytes", MaxScrapeErrorLen)
+	}
+	if !utf8.ValidString(sc.Error) || strings.ContainsFunc(sc.Error, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return fe("error", "must be printable UTF-8")
+	}
+	if len(sc.Missing) > MaxModelMetrics {
+		return fe("missing", "%d entries, at most %d", len(sc.Missing), MaxModelMetrics)
+	}
+	for k, why := range sc.Missing {
+		if k == "" || len(k) > MaxNameLen {
+			return fe("missing", "name %q must have 1 to %d bytes", k, MaxNameLen)
+		}
+		if why == "" || len(why) > maxShortLen || strings.ContainsFunc(why, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') }) {
+			return fe(fmt.Sprintf("missing[%q]", k), "%q must be 1 to %d ASCII letters", why, maxShortLen)
 		}
 	}
 	return nil

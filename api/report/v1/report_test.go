@@ -23,7 +23,8 @@ func validReport() *Report {
 		ModelMetrics: map[string]float64{
 			"vllm:num_requests_waiting": 3,
 		},
-		DroppedReports: 2,
+		ModelMetricsScrape: &ModelMetricsScrape{Missing: map[string]string{"vllm:num_requests_swapped": ScrapeNotExported}},
+		DroppedReports:     2,
 	}
 	for _, v := range []float64{0.01, 0.02, 0.5, 1.2, 0.003} {
 		r.Latency.Add(v)
@@ -109,6 +110,18 @@ func TestValidateNamesField(t *testing.T) {
 		{"inFlight.average", func(r *Report) { r.InFlight.Average = -1 }},
 		{"queue.max", func(r *Report) { r.Queue.Max = math.Inf(1) }},
 		{`modelMetrics["x"]`, func(r *Report) { r.ModelMetrics["x"] = math.Inf(1) }},
+		{"modelMetricsScrape.error", func(r *Report) { r.ModelMetricsScrape.Error = strings.Repeat("x", MaxScrapeErrorLen+1) }},
+		{"modelMetricsScrape.error", func(r *Report) { r.ModelMetricsScrape.Error = "status 404\x1b[2J" }},
+		{"modelMetricsScrape.error", func(r *Report) { r.ModelMetricsScrape.Error = "\xff" }},
+		{"modelMetricsScrape.missing", func(r *Report) {
+			for i := range MaxModelMetrics + 1 {
+				r.ModelMetricsScrape.Missing[strings.Repeat("m", i+1)] = ScrapeNoValue
+			}
+		}},
+		{"modelMetricsScrape.missing", func(r *Report) { r.ModelMetricsScrape.Missing[strings.Repeat("m", MaxNameLen+1)] = ScrapeNoValue }},
+		{`modelMetricsScrape.missing["x"]`, func(r *Report) { r.ModelMetricsScrape.Missing["x"] = "" }},
+		{`modelMetricsScrape.missing["x"]`, func(r *Report) { r.ModelMetricsScrape.Missing["x"] = "Not Exported" }},
+		{`modelMetricsScrape.missing["x"]`, func(r *Report) { r.ModelMetricsScrape.Missing["x"] = strings.Repeat("X", 33) }},
 		{"gpus[1].utilizationPercent", func(r *Report) { r.GPUs[1].UtilizationPercent = ptr(101) }},
 		{"gpus[0].smActivityPercent", func(r *Report) { r.GPUs[0].SMActivityPercent = ptr(math.NaN()) }},
 		{"gpus[0].tensorActivityPercent", func(r *Report) { r.GPUs[0].TensorActivityPercent = ptr(-1) }},
@@ -150,6 +163,63 @@ func TestValidateNamesField(t *testing.T) {
 	if err := validReport().Validate(); err != nil {
 		t.Fatalf("valid report: %v", err)
 	}
+}
+
+// A gauge's reason that a newer agent might send is accepted, within its bounds; so is a
+// report of an agent that predates modelMetricsScrape.
+func TestModelMetricsScrapeIsOpen(t *testing.T) {
+	r := validReport()
+	r.ModelMetricsScrape.Missing["x"] = strings.Repeat("X", 32)
+	r.ModelMetricsScrape.Error = strings.Repeat("é", MaxScrapeErrorLen/2)
+	if err := r.Validate(); err != nil {
+		t.Errorf("bounded scrape status refused: %v", err)
+	}
+	r.ModelMetricsScrape = nil
+	if err := r.Validate(); err != nil {
+		t.Errorf("report without a scrape status refused: %v", err)
+	}
+}
+
+// ScrapeError's output always passes Validate, whatever the model server put in it.
+func TestScrapeError(t *testing.T) {
+	if got := ScrapeError(nil); got != "" {
+		t.Errorf("nil error: %q", got)
+	}
+	for _, msg := range []string{
+		"scraping model metrics http://127.0.0.1:8000/metrics: status 404",
+		"parsing: \x1b[31mred\x00\n\xff" + strings.Repeat("é", 300),
+		strings.Repeat("x", 1000),
+	} {
+		got := ScrapeError(errors.New(msg))
+		r := validReport()
+		r.ModelMetricsScrape.Error = got
+		if err := r.Validate(); err != nil {
+			t.Errorf("ScrapeError(%.40q) = %.40q, refused: %v", msg, got, err)
+		}
+		if len(msg) <= MaxScrapeErrorLen && !strings.ContainsAny(msg, "\x1b\x00\n\xff") && got != msg {
+			t.Errorf("ScrapeError(%q) = %q, want it unchanged", msg, got)
+		}
+	}
+}
+
+func FuzzModelMetricsScrape(f *testing.F) {
+	f.Add("status 404", "vllm:x", "NotExported")
+	f.Fuzz(func(t *testing.T, msg, name, why string) {
+		r := validReport()
+		r.ModelMetricsScrape = &ModelMetricsScrape{Error: ScrapeError(errors.New(msg)), Missing: map[string]string{name: why}}
+		var buf bytes.Buffer
+		if err := Encode(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Decode(&buf)
+		var fe *FieldError
+		switch {
+		case errors.As(err, &fe) && fe.Field == "modelMetricsScrape.error":
+			t.Errorf("ScrapeError(%q) refused: %v", msg, err)
+		case err == nil && (name == "" || why == ""):
+			t.Errorf("empty name or reason accepted: %q %q", name, why)
+		}
+	})
 }
 
 func TestClamp(t *testing.T) {

@@ -1,7 +1,10 @@
 // Command modelserver stands in for an LLM inference server in e2e tests. It serves
 // completions with a fixed service time on a limited number of slots, so that latency and the
 // waiting queue grow with load as they do on a real model server; it streams tokens as
-// server-sent events, and exports a vLLM-style Prometheus gauge of the requests waiting.
+// server-sent events, and exports vLLM's gauges of the requests waiting for a slot and holding
+// one (vllm:num_requests_waiting, vllm:num_requests_running, labelled model_name as vLLM
+// labels them). It takes vLLM's --model and --port flags and answers vLLM's /health, so a
+// vLLM Deployment runs it with only its image changed; it loads no model.
 //
 // With -get URL... it is instead a one-shot HTTP client that prints the response bodies, so
 // tests can send requests from inside a pod without any other image.
@@ -28,6 +31,8 @@ import (
 
 func main() {
 	listen := flag.String("listen", envOr("LISTEN", ":8000"), "address to serve on (env LISTEN)")
+	port := flag.Int("port", 0, "vLLM's flag: port to serve on, overrides -listen")
+	modelName := flag.String("model", "modelserver", "vLLM's flag: the model's name, the model_name label of the gauges")
 	serviceTime := flag.Duration("service-time", envDuration("SERVICE_TIME", 50*time.Millisecond), "time one request holds a slot (env SERVICE_TIME)")
 	slots := flag.Int("concurrency", envInt("CONCURRENCY", 4), "requests served at once; the rest wait (env CONCURRENCY)")
 	tokens := flag.Int("tokens", envInt("TOKENS", 8), "tokens per streamed response, spread over the service time (env TOKENS)")
@@ -49,7 +54,10 @@ func main() {
 	if *slots < 1 || *tokens < 1 {
 		log.Fatalf("-concurrency and -tokens must be at least 1")
 	}
-	s := newServer(*serviceTime, *slots, *tokens)
+	if *port != 0 {
+		*listen = ":" + strconv.Itoa(*port)
+	}
+	s := newServer(*modelName, *serviceTime, *slots, *tokens)
 	srv := &http.Server{Addr: *listen, Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -77,14 +85,19 @@ type server struct {
 	registry    *prometheus.Registry
 }
 
-func newServer(serviceTime time.Duration, slots, tokens int) *server {
+func newServer(modelName string, serviceTime time.Duration, slots, tokens int) *server {
+	labels := prometheus.Labels{"model_name": modelName}
 	s := &server{
 		serviceTime: serviceTime,
 		tokens:      tokens,
 		slots:       make(chan struct{}, slots),
-		waiting:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "vllm:num_requests_waiting", Help: "Requests waiting for a slot."}),
-		running:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "vllm:num_requests_running", Help: "Requests holding a slot."}),
-		registry:    prometheus.NewRegistry(),
+		// vLLM's semantics: waiting are requests admitted but not yet scheduled on the engine,
+		// running those it is computing; a request is in exactly one of them until it ends.
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vllm:num_requests_waiting",
+			Help: "Number of requests waiting to be processed.", ConstLabels: labels}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vllm:num_requests_running",
+			Help: "Number of requests in model execution batches.", ConstLabels: labels}),
+		registry: prometheus.NewRegistry(),
 	}
 	s.registry.MustRegister(s.waiting, s.running)
 	return s
@@ -93,7 +106,9 @@ func newServer(serviceTime time.Duration, slots, tokens int) *server {
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/completions", s.complete)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	ok := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }
+	mux.HandleFunc("/healthz", ok)
+	mux.HandleFunc("/health", ok) // vLLM's
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	return mux
 }

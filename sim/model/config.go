@@ -48,13 +48,18 @@ func d(v time.Duration) metav1.Duration { return metav1.Duration{Duration: v} }
 
 // Presets by name.
 var Presets = map[string]Config{
-	// The e2e model server (e2e/images/modelserver as `make demo` runs it): 4 slots, 50 ms per
-	// request spread over 8 tokens, no prefill, no slowdown with concurrency. Its pods start
-	// in about 2 s on the local cluster. CPU: a 50m request as the demo sets it; the agent's
-	// proxy spends about half a millisecond of cpu per request.
+	// The e2e model server (e2e/images/modelserver as `make demo` runs it): 4 slots, no
+	// prefill, no slowdown with concurrency. It is told 50 ms per request; measured, a request
+	// holds its slot 52 ms: 3 replicas saturated through the Service of the local cluster
+	// served 229.5 requests/s (12 slots ÷ 229.5/s = 52.3 ms), and one replica outside it 77.6/s
+	// (51.5 ms). The first of its 8 tokens comes with the zero-length prefill and the other 7
+	// take one decode step each. Its pods become Ready 2 to 6 s after the scaler asks for them
+	// on the 2-core local cluster under the demo's load (10 scale-ups in two `make demo` runs);
+	// 4 s is the middle. See sim/README.md. CPU: a 50m request as the demo sets it; the
+	// agent's proxy spends about half a millisecond of cpu per request.
 	"e2e": {
-		Name: "e2e", Slots: 4, DecodeBase: d(50 * time.Millisecond / 8),
-		StartDelay: d(2 * time.Second), PromptTokens: 0, OutputTokens: 8,
+		Name: "e2e", Slots: 4, DecodeBase: d(e2eSlotTime / 7),
+		StartDelay: d(4 * time.Second), PromptTokens: 0, OutputTokens: 8,
 		CPURequest: 50, CPUIdle: 2, CPUBusy: 5, CPUPerRequest: 0.5,
 	},
 	// Llama-3.1-8B in BF16 on one H100 80GB under vLLM (see sim/README.md for the published
@@ -69,6 +74,10 @@ var Presets = map[string]Config{
 		CPURequest: 4000, CPUIdle: 300, CPUBusy: 1000, CPUPerRequest: 5,
 	},
 }
+
+// e2eSlotTime is how long a request holds a slot of the e2e model server, measured (see the
+// e2e preset).
+const e2eSlotTime = 52 * time.Millisecond
 
 // DefaultPreset is the GPU preset, used when no model is named.
 const DefaultPreset = "llama-8b-h100"

@@ -28,6 +28,7 @@ import (
 	"github.com/inferscale/inferscale/webhook/optin"
 	"github.com/inferscale/inferscale/webhook/policy"
 	"github.com/inferscale/inferscale/webhook/server"
+	"github.com/inferscale/inferscale/workload"
 )
 
 func main() {
@@ -79,10 +80,12 @@ func run() error {
 	}
 	ctx := ctrl.SetupSignalHandler()
 
+	// Admission never waits for an informer to start: see webhook/server's warmup.
+	cacheOpts := cache.Options{ReaderFailOnMissingInformer: true}
+	workload.CacheOptions(&cacheOpts)
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme: scheme,
-		// Admission never waits for an informer to start: see webhook/server's warmup.
-		Cache:                  cache.Options{ReaderFailOnMissingInformer: true},
+		Scheme:                 scheme,
+		Cache:                  cacheOpts,
 		Metrics:                metricsserver.Options{BindAddress: metrics},
 		HealthProbeBindAddress: probeAddr,
 		WebhookServer:          webhook.NewServer(webhook.Options{Port: port, CertDir: certOpts.CertDir}),

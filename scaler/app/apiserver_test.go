@@ -171,14 +171,17 @@ func TestAgainstAPIServer(t *testing.T) {
 	controllerRef := func(o client.Object, kind string) []metav1.OwnerReference {
 		return []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: o.GetName(), UID: o.GetUID(), Controller: ptr.To(true)}}
 	}
+	// As the Deployment controller makes it: its labels and selector with a pod-template-hash.
+	rsLabels := map[string]string{"app": "llama", "pod-template-hash": "1"}
 	rs := &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ai", Name: "llama-1", OwnerReferences: controllerRef(deploy, "Deployment")},
-		Spec:       appsv1.ReplicaSetSpec{Selector: deploy.Spec.Selector, Template: deploy.Spec.Template},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ai", Name: "llama-1", Labels: rsLabels, OwnerReferences: controllerRef(deploy, "Deployment")},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: rsLabels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: rsLabels}, Spec: podSpec}},
 	}
 	create(rs)
 	pods := map[string]*corev1.Pod{}
 	for _, name := range []string{"llama-1-a", "llama-1-b"} {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ai", Name: name, Labels: labels, OwnerReferences: controllerRef(rs, "ReplicaSet")}, Spec: podSpec}
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ai", Name: name, Labels: rsLabels, OwnerReferences: controllerRef(rs, "ReplicaSet")}, Spec: podSpec}
 		create(p)
 		ready(p)
 		pods[name] = p

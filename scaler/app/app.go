@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -42,6 +43,7 @@ import (
 	"github.com/inferscale/inferscale/scaler/controller"
 	"github.com/inferscale/inferscale/scaler/ingest"
 	"github.com/inferscale/inferscale/scaler/window"
+	"github.com/inferscale/inferscale/workload"
 )
 
 // Options are the scaler's flags.
@@ -150,9 +152,16 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 			return err
 		}
 	}
+	// The cache holds every pod, ReplicaSet, Deployment and StatefulSet of the cluster: only
+	// the fields the scaler reads are kept.
+	cacheOpts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: controller.TrimPod}},
+	}
+	workload.CacheOptions(&cacheOpts)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
-		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddress},
 		HealthProbeBindAddress:        o.ProbeAddress,
 		LeaderElection:                o.LeaderElection,

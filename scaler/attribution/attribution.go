@@ -1,8 +1,9 @@
 // Package attribution maps an authenticated pod to the target of the policy that scales it,
-// only through the API server's view (the controller-runtime cache): the pod's workload as
-// package workload finds it (the controller owner chain ReplicaSet → Deployment →
-// SeldonDeployment, StatefulSet, ..., then Seldon's labels), then the label selectors of the
-// targets' /scale subresources. Nothing a report claims about its workload is used.
+// only through the API server's view (the controller-runtime cache) and only through the
+// pod's owner chain as package workload verifies it: Pod → ReplicaSet → Deployment →
+// SeldonDeployment, Pod → StatefulSet, each link held as its controller would hold it. Labels
+// (Seldon's, or those a target's /scale selector names) attribute nothing, as any pod may
+// carry them, and nothing a report claims about its workload is used.
 package attribution
 
 import (
@@ -14,7 +15,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,8 +27,11 @@ import (
 var (
 	// ErrPodNotFound: no pod of that name and UID exists in the API server's view.
 	ErrPodNotFound = errors.New("pod not found")
-	// ErrNotScaled: no policy's target owns or selects the pod.
+	// ErrNotScaled: no policy's target owns the pod.
 	ErrNotScaled = errors.New("no AutoscalingPolicy scales this pod")
+	// ErrUnverified: the pod names an owner that would be a policy's target, or on the way
+	// to one, through an owner reference that does not verify (workload.ErrUnverified).
+	ErrUnverified = workload.ErrUnverified
 )
 
 // Resolver attributes pods to targets. It is safe for concurrent use.
@@ -36,9 +39,6 @@ type Resolver struct {
 	reader client.Reader
 	clock  clock.PassiveClock
 	ttl    time.Duration
-
-	selMu     sync.RWMutex
-	selectors map[target.Key]labels.Selector
 
 	mu    sync.Mutex
 	cache map[types.UID]cached
@@ -54,20 +54,7 @@ type cached struct {
 // The pod itself is read on every call, so a deleted pod is refused as soon as the watch
 // delivers its deletion.
 func New(reader client.Reader, clk clock.PassiveClock, ttl time.Duration) *Resolver {
-	return &Resolver{reader: reader, clock: clk, ttl: ttl, selectors: map[target.Key]labels.Selector{}, cache: map[types.UID]cached{}}
-}
-
-// SetSelector records the label selector of target k's /scale (from status.selector), or
-// forgets it when sel is nil. The controller keeps these current; they attribute pods whose
-// owner chain does not reach a target.
-func (r *Resolver) SetSelector(k target.Key, sel labels.Selector) {
-	r.selMu.Lock()
-	defer r.selMu.Unlock()
-	if sel == nil || sel.Empty() {
-		delete(r.selectors, k)
-		return
-	}
-	r.selectors[k] = sel
+	return &Resolver{reader: reader, clock: clk, ttl: ttl, cache: map[types.UID]cached{}}
 }
 
 // Resolve returns the target that scales pod namespace/name with the given UID.
@@ -123,25 +110,48 @@ func (r *Resolver) resolve(ctx context.Context, pod *corev1.Pod) (target.Key, er
 	}
 
 	// The nearest owner that a policy targets wins.
-	chain, err := workload.Chain(ctx, workload.Pod{Namespace: pod.Namespace, Labels: pod.Labels, Owners: pod.OwnerReferences}, workload.ClientGetter{Cache: r.reader})
-	if err != nil {
+	chain, err := r.chain(ctx, pod)
+	unverified := errors.Is(err, workload.ErrUnverified)
+	if err != nil && !unverified {
 		return target.Key{}, err
 	}
 	keys := make([]target.Key, 0, len(chain))
 	for _, o := range chain {
-		k := target.Key{Namespace: pod.Namespace, Group: o.GroupKind.Group, Kind: o.GroupKind.Kind, Name: o.Name}
+		k := key(pod.Namespace, o)
 		if targets[k] {
+			if o.Source == workload.Claimed {
+				return target.Key{}, fmt.Errorf("%w: pod %s/%s names %s as its controller, but a %s's pods cannot be verified (only a ReplicaSet's or a StatefulSet's can)", ErrUnverified, pod.Namespace, pod.Name, o, o.GroupKind.Kind)
+			}
 			return k, nil
 		}
 		keys = append(keys, k)
 	}
-	r.selMu.RLock()
-	defer r.selMu.RUnlock()
-	podLabels := labels.Set(pod.Labels)
-	for k := range targets {
-		if sel, ok := r.selectors[k]; ok && sel.Matches(podLabels) {
-			return k, nil
-		}
+	if unverified {
+		return target.Key{}, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return target.Key{}, fmt.Errorf("%w: pod %s/%s (owners %v)", ErrNotScaled, pod.Namespace, pod.Name, keys)
+}
+
+// Owns reports whether target k owns pod through its verified owner chain: what the
+// controller counts as the target's pods.
+func (r *Resolver) Owns(ctx context.Context, pod *corev1.Pod, k target.Key) (bool, error) {
+	chain, err := r.chain(ctx, pod)
+	if err != nil && !errors.Is(err, workload.ErrUnverified) {
+		return false, err
+	}
+	for _, o := range chain {
+		if o.Source != workload.Claimed && key(pod.Namespace, o) == k {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (r *Resolver) chain(ctx context.Context, pod *corev1.Pod) ([]workload.Owner, error) {
+	p := workload.Pod{Namespace: pod.Namespace, Name: pod.Name, Labels: pod.Labels, Owners: pod.OwnerReferences}
+	return workload.Chain(ctx, p, workload.ClientGetter{Cache: r.reader})
+}
+
+func key(namespace string, o workload.Owner) target.Key {
+	return target.Key{Namespace: namespace, Group: o.GroupKind.Group, Kind: o.GroupKind.Kind, Name: o.Name}
 }

@@ -3,6 +3,8 @@ package attribution
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -75,62 +76,103 @@ func seldonDeployment(name string) *unstructured.Unstructured {
 	return u
 }
 
-func TestResolve(t *testing.T) {
-	deployKey := target.Key{Namespace: ns, Group: "apps", Kind: "Deployment", Name: "llama"}
-	seldonKey := target.Key{Namespace: ns, Group: workload.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
-	stsKey := target.Key{Namespace: ns, Group: "apps", Kind: "StatefulSet", Name: "web"}
-	customKey := target.Key{Namespace: ns, Group: "example.com", Kind: "Model", Name: "m"}
+// The objects the controllers would make: Deployment name → ReplicaSet name-hash → pods
+// name-hash-x, each selecting the next with the pod-template-hash; a StatefulSet's pods
+// name-<ordinal> at its current revision.
+func deployment(name string, owners []metav1.OwnerReference) *appsv1.Deployment {
+	m := objMeta(name, "Deployment", owners)
+	m.Labels = map[string]string{"app": name}
+	return &appsv1.Deployment{ObjectMeta: m, Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: m.Labels}}}
+}
 
-	objs := []client.Object{
+func podLabels(app, hash string) map[string]string {
+	return map[string]string{"app": app, workload.PodTemplateHashLabel: hash}
+}
+
+func replicaSet(d, hash string) *appsv1.ReplicaSet {
+	m := objMeta(d+"-"+hash, "ReplicaSet", owner("apps/v1", "Deployment", d))
+	m.Labels = podLabels(d, hash)
+	return &appsv1.ReplicaSet{ObjectMeta: m, Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: m.Labels}}}
+}
+
+func rsPod(d, hash, x string) *corev1.Pod {
+	return pod(d+"-"+hash+"-"+x, owner("apps/v1", "ReplicaSet", d+"-"+hash), podLabels(d, hash))
+}
+
+func statefulSet(name string) *appsv1.StatefulSet {
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
+	return &appsv1.StatefulSet{ObjectMeta: objMeta(name, "StatefulSet", nil), Spec: appsv1.StatefulSetSpec{Selector: sel},
+		Status: appsv1.StatefulSetStatus{CurrentRevision: name + "-1", UpdateRevision: name + "-1"}}
+}
+
+func stsPod(set string, ordinal int) *corev1.Pod {
+	return pod(fmt.Sprintf("%s-%d", set, ordinal), owner("apps/v1", "StatefulSet", set), map[string]string{"app": set, workload.ControllerRevisionHashLabel: set + "-1"})
+}
+
+var (
+	deployKey = target.Key{Namespace: ns, Group: "apps", Kind: "Deployment", Name: "llama"}
+	seldonKey = target.Key{Namespace: ns, Group: workload.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
+	stsKey    = target.Key{Namespace: ns, Group: "apps", Kind: "StatefulSet", Name: "web"}
+)
+
+func fixture() []client.Object {
+	seldonChild := deployment("iris-default-0-classifier", owner("machinelearning.seldon.io/v1", "SeldonDeployment", "iris"))
+	widgetRS := replicaSet("w", "h1")
+	widgetRS.OwnerReferences = owner("example.com/v1", "Widget", "w")
+	staleRS := replicaSet("llama", "old")
+	staleRS.OwnerReferences[0].UID = "an-older-llama"
+	forged := pod("forged", owner("apps/v1", "Deployment", "llama"), podLabels("llama", "7f9c"))
+	return []client.Object{
 		policy("llama", "apps/v1", "Deployment", "llama"),
 		policy("iris", "machinelearning.seldon.io/v1", "SeldonDeployment", "iris"),
 		policy("web", "apps/v1", "StatefulSet", "web"),
 		policy("custom", "example.com/v1", "Model", "m"),
-		policy("sel", "example.com/v1", "Pool", "pool"),
+		policy("widget", "example.com/v1", "Widget", "w"),
 		// Deployment llama: pod → ReplicaSet → Deployment.
-		&appsv1.Deployment{ObjectMeta: objMeta("llama", "Deployment", nil)},
-		&appsv1.ReplicaSet{ObjectMeta: objMeta("llama-7f9c", "ReplicaSet", owner("apps/v1", "Deployment", "llama"))},
-		pod("llama-7f9c-a", owner("apps/v1", "ReplicaSet", "llama-7f9c"), nil),
+		deployment("llama", nil), replicaSet("llama", "7f9c"), rsPod("llama", "7f9c", "a"),
 		// SeldonDeployment iris: pod → ReplicaSet → Deployment → SeldonDeployment.
-		seldonDeployment("iris"),
-		&appsv1.Deployment{ObjectMeta: objMeta("iris-default-0-classifier", "Deployment", owner("machinelearning.seldon.io/v1", "SeldonDeployment", "iris"))},
-		&appsv1.ReplicaSet{ObjectMeta: objMeta("iris-rs", "ReplicaSet", owner("apps/v1", "Deployment", "iris-default-0-classifier"))},
-		pod("iris-rs-a", owner("apps/v1", "ReplicaSet", "iris-rs"), nil),
-		// A pod with only Seldon's label.
+		seldonDeployment("iris"), seldonChild, replicaSet("iris-default-0-classifier", "5d"), rsPod("iris-default-0-classifier", "5d", "a"),
+		// A pod with only Seldon's labels.
 		pod("iris-bare", nil, map[string]string{workload.SeldonDeploymentIDLabel: "iris", workload.ManagedByLabel: workload.SeldonManager}),
-		// StatefulSet web.
-		&appsv1.StatefulSet{ObjectMeta: objMeta("web", "StatefulSet", nil)},
-		pod("web-0", owner("apps/v1", "StatefulSet", "web"), nil),
-		// A custom kind owning its pods directly.
+		statefulSet("web"), stsPod("web", 0),
+		// A custom kind owning its pods directly: nothing verifies the pod's reference.
 		pod("m-0", owner("example.com/v1", "Model", "m"), nil),
-		// A pod only the selector of pool's /scale finds.
-		pod("pool-x", nil, map[string]string{"pool": "p"}),
+		// A custom kind above a ReplicaSet that verifies.
+		widgetRS, rsPod("w", "h1", "a"),
 		// Pods no policy scales.
-		&appsv1.Deployment{ObjectMeta: objMeta("other", "Deployment", nil)},
-		&appsv1.ReplicaSet{ObjectMeta: objMeta("other-rs", "ReplicaSet", owner("apps/v1", "Deployment", "other"))},
-		pod("other-rs-a", owner("apps/v1", "ReplicaSet", "other-rs"), nil),
+		deployment("other", nil), replicaSet("other", "1"), rsPod("other", "1", "a"),
 		pod("bare", nil, nil),
-		// An owner replaced by a namesake: the chain stops at the ReplicaSet.
-		&appsv1.ReplicaSet{ObjectMeta: objMeta("stale-rs", "ReplicaSet", []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", UID: "old", Controller: ptr.To(true)}})},
-		pod("stale-rs-a", owner("apps/v1", "ReplicaSet", "stale-rs"), nil),
+		// The Deployment's pod labels only.
+		pod("labelled", nil, podLabels("llama", "7f9c")),
+		// A ReplicaSet claiming llama with the UID of an older namesake.
+		staleRS, rsPod("llama", "old", "a"),
+		// A bare pod naming the Deployment as its controller, with its pods' labels.
+		forged,
+		// A pod naming the real ReplicaSet, with another pod-template-hash.
+		pod("wrong-hash", owner("apps/v1", "ReplicaSet", "llama-7f9c"), podLabels("llama", "0000")),
 	}
-	r, _ := newResolver(t, clocktesting.NewFakeClock(time.Unix(0, 0)), objs...)
-	r.SetSelector(target.Key{Namespace: ns, Group: "example.com", Kind: "Pool", Name: "pool"}, labels.SelectorFromSet(labels.Set{"pool": "p"}))
+}
 
+func TestResolve(t *testing.T) {
+	r, _ := newResolver(t, clocktesting.NewFakeClock(time.Unix(0, 0)), fixture()...)
 	for _, c := range []struct {
 		pod, uid string
 		want     target.Key
 		err      error
+		says     string
 	}{
 		{pod: "llama-7f9c-a", want: deployKey},
-		{pod: "iris-rs-a", want: seldonKey},
-		{pod: "iris-bare", want: seldonKey},
+		{pod: "iris-default-0-classifier-5d-a", want: seldonKey},
 		{pod: "web-0", want: stsKey},
-		{pod: "m-0", want: customKey},
-		{pod: "pool-x", want: target.Key{Namespace: ns, Group: "example.com", Kind: "Pool", Name: "pool"}},
-		{pod: "other-rs-a", err: ErrNotScaled},
+		{pod: "w-h1-a", want: target.Key{Namespace: ns, Group: "example.com", Kind: "Widget", Name: "w"}},
+		{pod: "iris-bare", err: ErrNotScaled},
+		{pod: "labelled", err: ErrNotScaled},
+		{pod: "m-0", err: ErrUnverified, says: "names Model/m as its controller, but a Model's pods cannot be verified"},
+		{pod: "other-1-a", err: ErrNotScaled},
 		{pod: "bare", err: ErrNotScaled},
-		{pod: "stale-rs-a", err: ErrNotScaled},
+		{pod: "llama-old-a", err: ErrUnverified, says: `replicaset llama-old names Deployment llama as its controller, but the reference's uid "an-older-llama"`},
+		{pod: "forged", err: ErrUnverified, says: "pod forged names Deployment llama as its controller, but a Deployment does not control Pods"},
+		{pod: "wrong-hash", err: ErrUnverified, says: `the ReplicaSet's selector "app=llama,pod-template-hash=7f9c" does not match the pod's labels`},
 		{pod: "missing", err: ErrPodNotFound},
 		{pod: "llama-7f9c-a", uid: "someone-else", err: ErrPodNotFound},
 	} {
@@ -140,8 +182,8 @@ func TestResolve(t *testing.T) {
 		}
 		got, err := r.Resolve(context.Background(), ns, c.pod, uid)
 		if c.err != nil {
-			if !errors.Is(err, c.err) {
-				t.Errorf("%s: got %v, %v; want error %v", c.pod, got, err, c.err)
+			if !errors.Is(err, c.err) || !strings.Contains(fmt.Sprint(err), c.says) {
+				t.Errorf("%s: got %v, %v; want error %v saying %q", c.pod, got, err, c.err, c.says)
 			}
 			continue
 		}
@@ -151,17 +193,47 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// TestOwns: the controller counts as a target's pods those its verified chain reaches, not
+// those that carry its labels or name it.
+func TestOwns(t *testing.T) {
+	r, c := newResolver(t, clocktesting.NewFakeClock(time.Unix(0, 0)), fixture()...)
+	for _, tc := range []struct {
+		pod  string
+		k    target.Key
+		want bool
+	}{
+		{"llama-7f9c-a", deployKey, true},
+		{"iris-default-0-classifier-5d-a", seldonKey, true},
+		{"web-0", stsKey, true},
+		{"forged", deployKey, false},
+		{"wrong-hash", deployKey, false},
+		{"llama-old-a", deployKey, false},
+		{"labelled", deployKey, false},
+		{"iris-bare", seldonKey, false},
+		{"m-0", target.Key{Namespace: ns, Group: "example.com", Kind: "Model", Name: "m"}, false},
+		{"llama-7f9c-a", stsKey, false},
+	} {
+		var p corev1.Pod
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: tc.pod}, &p); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := r.Owns(context.Background(), &p, tc.k); err != nil || got != tc.want {
+			t.Errorf("%s owned by %s: %v, %v; want %v", tc.pod, tc.k, got, err, tc.want)
+		}
+	}
+}
+
 func TestNearestTargetedOwnerWins(t *testing.T) {
 	objs := []client.Object{
 		policy("outer", "machinelearning.seldon.io/v1", "SeldonDeployment", "iris"),
 		policy("inner", "apps/v1", "Deployment", "iris-d"),
 		seldonDeployment("iris"),
-		&appsv1.Deployment{ObjectMeta: objMeta("iris-d", "Deployment", owner("machinelearning.seldon.io/v1", "SeldonDeployment", "iris"))},
-		&appsv1.ReplicaSet{ObjectMeta: objMeta("iris-rs", "ReplicaSet", owner("apps/v1", "Deployment", "iris-d"))},
-		pod("iris-rs-a", owner("apps/v1", "ReplicaSet", "iris-rs"), nil),
+		deployment("iris-d", owner("machinelearning.seldon.io/v1", "SeldonDeployment", "iris")),
+		replicaSet("iris-d", "rs"),
+		rsPod("iris-d", "rs", "a"),
 	}
 	r, _ := newResolver(t, clocktesting.NewFakeClock(time.Unix(0, 0)), objs...)
-	got, err := r.Resolve(context.Background(), ns, "iris-rs-a", "Pod-iris-rs-a")
+	got, err := r.Resolve(context.Background(), ns, "iris-d-rs-a", "Pod-iris-d-rs-a")
 	if want := (target.Key{Namespace: ns, Group: "apps", Kind: "Deployment", Name: "iris-d"}); err != nil || got != want {
 		t.Errorf("got %v, %v; want %v", got, err, want)
 	}
@@ -170,8 +242,7 @@ func TestNearestTargetedOwnerWins(t *testing.T) {
 func TestResultCachedForTTL(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Unix(0, 0))
 	p := policy("web", "apps/v1", "StatefulSet", "web")
-	r, c := newResolver(t, clk, p, &appsv1.StatefulSet{ObjectMeta: objMeta("web", "StatefulSet", nil)},
-		pod("web-0", owner("apps/v1", "StatefulSet", "web"), nil))
+	r, c := newResolver(t, clk, p, statefulSet("web"), stsPod("web", 0))
 	if _, err := r.Resolve(context.Background(), ns, "web-0", "Pod-web-0"); err != nil {
 		t.Fatal(err)
 	}
@@ -191,9 +262,8 @@ func TestResultCachedForTTL(t *testing.T) {
 // its bound token stays valid (and cached) until it expires.
 func TestDeletedPodRefusedAtOnce(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Unix(0, 0))
-	p := pod("web-0", owner("apps/v1", "StatefulSet", "web"), nil)
-	r, c := newResolver(t, clk, policy("web", "apps/v1", "StatefulSet", "web"),
-		&appsv1.StatefulSet{ObjectMeta: objMeta("web", "StatefulSet", nil)}, p)
+	p := stsPod("web", 0)
+	r, c := newResolver(t, clk, policy("web", "apps/v1", "StatefulSet", "web"), statefulSet("web"), p)
 	if _, err := r.Resolve(context.Background(), ns, "web-0", "Pod-web-0"); err != nil {
 		t.Fatal(err)
 	}

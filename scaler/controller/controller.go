@@ -190,7 +190,6 @@ func (c *Controller) Tick(ctx context.Context) error {
 			c.opts.Metrics.forget(nn.String())
 			if owners[st.key] == "" {
 				c.opts.Store.Forget(st.key)
-				c.resolver.SetSelector(st.key, nil)
 			}
 		}
 	}
@@ -267,9 +266,6 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		st.logOnce(log, err, "Listing the target's pods failed")
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, v1alpha1.ReasonFailedListPods, err.Error()), nil)
 		return
-	}
-	if sc.Status.Selector != "" {
-		c.resolver.SetSelector(st.key, sel)
 	}
 
 	in := decision.Input{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,6 +30,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -51,6 +55,7 @@ func testScheme(t testing.TB) *runtime.Scheme {
 			t.Fatal(err)
 		}
 	}
+	s.AddKnownTypeWithName(workload.SeldonDeploymentGVK, &unstructured.Unstructured{})
 	return s
 }
 
@@ -65,9 +70,25 @@ func queuePolicy(name string, created time.Time) *v1alpha1.AutoscalingPolicy {
 	}
 }
 
+// llamaPodLabels are the labels of ReplicaSet llama-abc's pods: Deployment llama's, which
+// every fixture has, with the ReplicaSet's pod-template-hash.
+var llamaPodLabels = map[string]string{"app": "llama", workload.PodTemplateHashLabel: "abc"}
+
+// llamaWorkload is Deployment llama and its ReplicaSet llama-abc, which own readyPod's pods.
+func llamaWorkload() []client.Object {
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "llama", UID: "uid-llama", Labels: map[string]string{"app": "llama"}},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "llama"}}}}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "llama-abc", UID: "uid-llama-abc", Labels: llamaPodLabels,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", UID: "uid-llama", Controller: ptr.To(true)}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: llamaPodLabels}}}
+	return []client.Object{dep, rs}
+}
+
+// readyPod is a pod of Deployment llama, Ready for an hour.
 func readyPod(name string, now time.Time) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + name), Labels: map[string]string{"app": "llama"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + name), Labels: maps.Clone(llamaPodLabels),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "llama-abc", UID: "uid-llama-abc", Controller: ptr.To(true)}}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "model", Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")},
 		}}}},
@@ -101,7 +122,7 @@ type fixture struct {
 func newFixture(t *testing.T, objs ...client.Object) *fixture {
 	t.Helper()
 	f := &fixture{t: t, clock: clocktesting.NewFakeClock(time.Unix(1_800_000_000, 0)), replicas: 2, events: events.NewFakeRecorder(100)}
-	f.client = fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
+	f.client = fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(append(llamaWorkload(), objs...)...).
 		WithStatusSubresource(&v1alpha1.AutoscalingPolicy{}, &v1alpha1.AutoscalingBudget{}).
 		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 			f.mu.Lock()

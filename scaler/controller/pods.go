@@ -14,9 +14,11 @@ import (
 	"github.com/inferscale/inferscale/workload"
 )
 
-// targetPods lists the pods of target k: through the /scale selector when the target has one;
-// for a SeldonDeployment (whose /scale has none) through Seldon's seldon-deployment-id label;
-// else by attributing every pod of the namespace, as ingestion does.
+// targetPods lists the pods of target k: those its verified owner chain reaches
+// (attribution's Owns), as ingestion attributes reports, so a pod that only carries the
+// target's labels or names it in a forged owner reference is not counted. The list is
+// narrowed first by the /scale selector when the target has one, for a SeldonDeployment (whose
+// /scale has none) by Seldon's seldon-deployment-id label; the selector returned is that one.
 func (c *Controller) targetPods(ctx context.Context, k target.Key, selector string) ([]corev1.Pod, labels.Selector, error) {
 	var sel labels.Selector
 	switch {
@@ -36,16 +38,52 @@ func (c *Controller) targetPods(ctx context.Context, k target.Key, selector stri
 	if err := c.client.List(ctx, &list, opts...); err != nil {
 		return nil, sel, fmt.Errorf("list pods of %s: %w", k, err)
 	}
-	if sel != nil {
-		return list.Items, sel, nil
-	}
 	pods := list.Items[:0]
-	for _, p := range list.Items {
-		if got, err := c.resolver.Resolve(ctx, p.Namespace, p.Name, string(p.UID)); err == nil && got == k {
-			pods = append(pods, p)
+	for i := range list.Items {
+		owned, err := c.resolver.Owns(ctx, &list.Items[i], k)
+		if err != nil {
+			return nil, sel, fmt.Errorf("owners of pod %s/%s: %w", k.Namespace, list.Items[i].Name, err)
+		}
+		if owned {
+			pods = append(pods, list.Items[i])
 		}
 	}
-	return pods, nil, nil
+	return pods, sel, nil
+}
+
+// TrimPod is the scaler's cache transform of pods: it keeps what the scaler reads (the
+// metadata attribution and the decision use, the containers' names and resources, the init
+// containers' restart policies, pod-level resources and overhead, phase, conditions and start
+// time) and drops the rest (images, commands, environment, volumes, probes, annotations,
+// container statuses, managed fields), since the cache holds every pod of the cluster. What
+// decisionPod, budget.PodCost and attribution read of a trimmed pod is what they read of the
+// whole one (TestTrimPodKeepsWhatTheScalerReads).
+func TrimPod(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{TypeMeta: p.TypeMeta, ObjectMeta: p.ObjectMeta}
+	out.ManagedFields, out.Annotations = nil, nil
+	out.Spec = corev1.PodSpec{
+		Containers:     trimContainers(p.Spec.Containers),
+		InitContainers: trimContainers(p.Spec.InitContainers),
+		Resources:      p.Spec.Resources,
+		Overhead:       p.Spec.Overhead,
+	}
+	out.Status = corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions, StartTime: p.Status.StartTime}
+	return out, nil
+}
+
+func trimContainers(cs []corev1.Container) []corev1.Container {
+	if cs == nil {
+		return nil
+	}
+	out := make([]corev1.Container, len(cs))
+	for i := range cs {
+		out[i] = corev1.Container{Name: cs[i].Name, Resources: cs[i].Resources, RestartPolicy: cs[i].RestartPolicy}
+	}
+	return out
 }
 
 // decisionPod is what the decision core needs of a pod.

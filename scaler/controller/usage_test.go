@@ -15,11 +15,6 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsfake "k8s.io/metrics/pkg/client/clientset/versioned/fake"
-	"k8s.io/utils/ptr"
-
-	"github.com/inferscale/inferscale/api/v1alpha1"
-	"github.com/inferscale/inferscale/scaler/target"
-	"github.com/inferscale/inferscale/workload"
 )
 
 func podMetrics(name string, containers ...corev1.ResourceList) *metricsv1beta1.PodMetrics {
@@ -67,31 +62,6 @@ func TestUsage(t *testing.T) {
 	})
 	if got := c.usage(context.Background(), logr.Discard(), ns, nil, pods, []corev1.ResourceName{corev1.ResourceCPU}); got != nil {
 		t.Errorf("usage when metrics.k8s.io fails = %v, want nil (the metric is invalid)", got)
-	}
-}
-
-func TestTargetPodsWithoutSelector(t *testing.T) {
-	now := time.Now()
-	seldonPod := readyPod("iris-a", now)
-	seldonPod.Labels = map[string]string{workload.SeldonDeploymentIDLabel: "iris"}
-	modelPod := readyPod("m-0", now)
-	modelPod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "example.com/v1", Kind: "Model", Name: "m", UID: "m-uid", Controller: ptr.To(true)}}
-	modelPolicy := queuePolicy("m", now)
-	modelPolicy.Spec.TargetRef = v1alpha1.CrossVersionObjectReference{APIVersion: "example.com/v1", Kind: "Model", Name: "m"}
-	f := newFixture(t, seldonPod, modelPod, readyPod("other", now), modelPolicy)
-
-	seldon := target.Key{Namespace: ns, Group: workload.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
-	pods, _, err := f.c.targetPods(context.Background(), seldon, "")
-	if err != nil || len(pods) != 1 || pods[0].Name != "iris-a" {
-		t.Errorf("pods of a SeldonDeployment = %v, %v; want iris-a by its label", names(pods), err)
-	}
-	model := target.Key{Namespace: ns, Group: "example.com", Kind: "Model", Name: "m"}
-	pods, _, err = f.c.targetPods(context.Background(), model, "")
-	if err != nil || len(pods) != 1 || pods[0].Name != "m-0" {
-		t.Errorf("pods of a selector-less custom target = %v, %v; want m-0 by its owner", names(pods), err)
-	}
-	if _, _, err := f.c.targetPods(context.Background(), model, "app in ("); err == nil {
-		t.Error("an unparsable /scale selector was accepted")
 	}
 }
 

@@ -189,6 +189,8 @@ func (h *Handler) serve(r *http.Request) *refusal {
 		return &refusal{status: http.StatusForbidden, reason: "pod_not_found", msg: err.Error()}
 	case errors.Is(err, attribution.ErrNotScaled):
 		return &refusal{status: http.StatusForbidden, reason: "not_scaled", msg: err.Error()}
+	case errors.Is(err, attribution.ErrUnverified):
+		return &refusal{status: http.StatusForbidden, reason: "owner_unverified", msg: err.Error()}
 	case err != nil:
 		h.opts.Log.Error(err, "Attributing a report failed", "namespace", rep.Pod.Namespace, "pod", rep.Pod.Name)
 		return &refusal{status: http.StatusServiceUnavailable, reason: "attribution_failed", msg: "cannot attribute the pod now; retry", retryAfter: true}

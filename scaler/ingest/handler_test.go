@@ -45,12 +45,15 @@ func (f fakeAuth) Authenticate(_ context.Context, token string) (auth.Identity, 
 // Cached knows nothing: every token is reviewed.
 func (fakeAuth) Cached(string) (auth.Identity, error, bool) { return auth.Identity{}, nil, false }
 
-// fakeAttributor scales every pod but "stray" with key.
+// fakeAttributor scales every pod but "stray" and "forged" with key.
 type fakeAttributor struct{}
 
 func (fakeAttributor) Resolve(_ context.Context, ns, name, uid string) (target.Key, error) {
-	if name == "stray" {
+	switch name {
+	case "stray":
 		return target.Key{}, attribution.ErrNotScaled
+	case "forged":
+		return target.Key{}, fmt.Errorf("pod ai/forged: %w: pod forged names Deployment llama as its controller, but a Deployment does not control Pods", attribution.ErrUnverified)
 	}
 	return key, nil
 }
@@ -142,6 +145,7 @@ func TestAnswers(t *testing.T) {
 		{name: "stale", token: "tok-a", body: encode(t, stale), status: 400, reason: "invalid", inError: "interval.end"},
 		{name: "absurd gauge", token: "tok-a", body: encode(t, absurd), status: 400, reason: "invalid", inError: "inFlight.max"},
 		{name: "pod not scaled", token: "tok-stray", body: encode(t, validReport("stray")), status: 403, reason: "not_scaled"},
+		{name: "owner reference not verified", token: "tok-forged", body: encode(t, validReport("forged")), status: 403, reason: "owner_unverified", inError: "a Deployment does not control Pods"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t, fakeAuth{})

@@ -169,8 +169,8 @@ func (in *Injector) notInjected(ctx context.Context, dryRun bool, pod *corev1.Po
 func eventObject(pod *corev1.Pod, d optin.Decision) runtime.Object {
 	for i := len(d.Owners) - 1; i >= 0; i-- {
 		o := d.Owners[i]
-		if o.UID == "" {
-			continue // known from labels only
+		if o.Source == workload.Claimed {
+			continue // only the pod names it: maybe not its workload at all
 		}
 		obj := &metav1.PartialObjectMetadata{
 			TypeMeta:   metav1.TypeMeta{APIVersion: o.APIVersion, Kind: o.GroupKind.Kind},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,17 +38,21 @@ func (l lookup) NamespaceLabels(context.Context, string) (map[string]string, err
 	return nil, l.err
 }
 
-func (l lookup) Get(_ context.Context, gvk schema.GroupVersionKind, _, name string) (*metav1.PartialObjectMetadata, error) {
+// llamaPodLabels are the labels of ReplicaSet llama-abc's pods.
+var llamaPodLabels = map[string]string{"app": "llama", workload.PodTemplateHashLabel: "abc"}
+
+func (l lookup) Get(_ context.Context, gvk schema.GroupVersionKind, _, name string) (*workload.Object, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
 	switch gvk.Kind + "/" + name {
 	case "ReplicaSet/llama-abc":
-		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "llama-abc", UID: "r1",
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", Controller: ptr.To(true)}}}}, nil
+		return &workload.Object{ObjectMeta: metav1.ObjectMeta{Name: "llama-abc", UID: "r1", Labels: llamaPodLabels,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", UID: "d1", Controller: ptr.To(true)}}},
+			Selector: &metav1.LabelSelector{MatchLabels: llamaPodLabels}}, nil
 	case "Deployment/llama":
-		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "llama", UID: "d1",
-			Annotations: map[string]string{optin.AnnotationInject: "true"}}}, nil
+		return &workload.Object{ObjectMeta: metav1.ObjectMeta{Name: "llama", UID: "d1",
+			Annotations: map[string]string{optin.AnnotationInject: "true"}}, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "llama"}}}, nil
 	}
 	return nil, nil
 }
@@ -59,11 +64,11 @@ func (l lookup) PolicyTargeting(context.Context, string, schema.GroupKind, strin
 func modelPod(owned bool, ports ...corev1.ContainerPort) *corev1.Pod {
 	p := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "llama-abc-", Labels: map[string]string{"app": "llama"}},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "llama-abc-", Labels: maps.Clone(llamaPodLabels)},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "model", Image: "model:1", Ports: ports}}},
 	}
 	if owned {
-		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "llama-abc", Controller: ptr.To(true)}}
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "llama-abc", UID: "r1", Controller: ptr.To(true)}}
 	}
 	return p
 }
@@ -208,12 +213,15 @@ func TestEventGoesToTheWorkload(t *testing.T) {
 	d := optin.Decision{Owners: []workload.Owner{
 		{GroupKind: schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}, APIVersion: "apps/v1", Name: "llama-abc", UID: "r1"},
 		{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, APIVersion: "apps/v1", Name: "llama", UID: "d1"},
-		{GroupKind: workload.SeldonDeployment, APIVersion: "machinelearning.seldon.io/v1", Name: "iris"}, // from labels: no UID
 	}}
 	obj := eventObject(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ai"}}, d)
 	m, ok := obj.(*metav1.PartialObjectMetadata)
 	if !ok || m.Kind != "Deployment" || m.Name != "llama" || m.UID != "d1" || m.Namespace != "ai" {
 		t.Errorf("event on %+v, want Deployment ai/llama", obj)
+	}
+	claimed := optin.Decision{Owners: []workload.Owner{{GroupKind: schema.GroupKind{Group: "batch", Kind: "Job"}, APIVersion: "batch/v1", Name: "train", UID: "j1", Source: workload.Claimed}}}
+	if obj, ok := eventObject(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ai", Name: "p"}}, claimed).(*corev1.Pod); !ok || obj.Name != "p" {
+		t.Errorf("event on %+v, want the pod: only the pod names its Job", obj)
 	}
 	if obj := eventObject(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "x-"}}, optin.Decision{}); obj != nil {
 		t.Errorf("event on %+v for a nameless, ownerless pod; want none", obj)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -27,9 +28,11 @@ func TestClientLookup(t *testing.T) {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "llama", Namespace: "ai", UID: "d1", Annotations: on("true")}}
-	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "llama-abc", Namespace: "ai", UID: "r1",
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", UID: "d1"}}}}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "llama", Namespace: "ai", UID: "d1", Annotations: on("true")},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "llama"}}}}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "llama-abc", Namespace: "ai", UID: "r1", Labels: podLabels,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama", UID: "d1", Controller: ptr.To(true)}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: podLabels}}}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ai", Labels: map[string]string{NamespaceLabel: NamespaceEnabled}}}
 	pol := &v1alpha1.AutoscalingPolicy{ObjectMeta: metav1.ObjectMeta{Name: "llama-policy", Namespace: "ai"},
 		Spec: v1alpha1.AutoscalingPolicySpec{TargetRef: v1alpha1.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "llama"},
@@ -44,7 +47,7 @@ func TestClientLookup(t *testing.T) {
 	if err != nil || labels[NamespaceLabel] != NamespaceEnabled {
 		t.Errorf("namespace labels %v, %v", labels, err)
 	}
-	owners, err := workload.Chain(ctx, workload.Pod{Namespace: "ai", Owners: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "llama-abc", UID: "r1"}}}, l)
+	owners, err := workload.Chain(ctx, workload.Pod{Namespace: "ai", Labels: podLabels, Owners: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "llama-abc", UID: "r1", Controller: ptr.To(true)}}}, l)
 	if err != nil || len(owners) != 2 || owners[0].String() != "ReplicaSet/llama-abc" || owners[1].Annotations[AnnotationInject] != "true" {
 		t.Fatalf("owners %+v, %v; want the ReplicaSet from the cache, the Deployment from the live reader", owners, err)
 	}

@@ -1,13 +1,16 @@
 // Package optin decides whether a pod gets the inferscale agent: the pod's own
 // inferscale.io/inject annotation (its template's) is decided first, before any owner is
 // read; else the nearest explicit annotation on its owners (ReplicaSet → Deployment →
-// SeldonDeployment, StatefulSet, as package workload walks them) wins; else a namespace label
-// or an AutoscalingPolicy targeting one of the pod's owners opts it in. The decision is pure;
-// what it needs from the API server comes through Lookup.
+// SeldonDeployment, StatefulSet, as package workload walks and verifies them) wins; else a
+// namespace label or an AutoscalingPolicy targeting one of the pod's owners opts it in. Only
+// owners the scaler would attribute the pod's reports to count: those below a link that does
+// not verify, and a kind named only by the pod's own reference, opt nothing in. The decision
+// is pure; what it needs from the API server comes through Lookup.
 package optin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -102,7 +105,7 @@ func Decide(ctx context.Context, pod *corev1.Pod, namespace string, l Lookup, op
 		d.Reason = fmt.Sprintf("annotation %s=%q on %s", AnnotationInject, v, what)
 		return true
 	}
-	podRef := workload.Pod{Namespace: namespace, Labels: pod.Labels, Owners: pod.OwnerReferences}
+	podRef := workload.Pod{Namespace: namespace, Name: pod.Name, Labels: pod.Labels, Owners: pod.OwnerReferences}
 	if explicit("the pod", pod.Annotations) {
 		if d.Inject {
 			// Only to name the workload in Events and warnings: an owner that cannot be
@@ -117,7 +120,11 @@ func Decide(ctx context.Context, pod *corev1.Pod, namespace string, l Lookup, op
 	}
 
 	owners, err := workload.Chain(ctx, podRef, l)
-	if err != nil {
+	switch {
+	case errors.Is(err, workload.ErrUnverified):
+		// A pod's creator may write any owner reference: decided on the owners that hold.
+		d.Warnings = append(d.Warnings, err.Error()+"; the pod is not that workload's")
+	case err != nil:
 		return d, err
 	}
 	d.Owners = owners
@@ -140,6 +147,9 @@ func Decide(ctx context.Context, pod *corev1.Pod, namespace string, l Lookup, op
 	// A policy may target any owner: the top one usually, but also, say, a
 	// Deployment that Seldon owns.
 	for _, o := range owners {
+		if o.Source == workload.Claimed {
+			continue
+		}
 		name, err := l.PolicyTargeting(ctx, namespace, o.GroupKind, o.Name)
 		if err != nil {
 			return d, fmt.Errorf("finding policies for %s: %w", o, err)

@@ -3,6 +3,7 @@ package optin
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/inferscale/inferscale/workload"
@@ -17,7 +19,7 @@ import (
 
 // fakeLookup answers from maps keyed "Kind/name"; namespace "ai" only.
 type fakeLookup struct {
-	objects  map[string]*metav1.PartialObjectMetadata
+	objects  map[string]*workload.Object
 	read     int
 	nsLabels map[string]string
 	policies map[string]string // "Group/Kind/name" -> policy
@@ -28,7 +30,7 @@ func (f *fakeLookup) NamespaceLabels(_ context.Context, name string) (map[string
 	return f.nsLabels, f.err
 }
 
-func (f *fakeLookup) Get(_ context.Context, gvk schema.GroupVersionKind, _, name string) (*metav1.PartialObjectMetadata, error) {
+func (f *fakeLookup) Get(_ context.Context, gvk schema.GroupVersionKind, _, name string) (*workload.Object, error) {
 	f.read++
 	if f.err != nil {
 		return nil, f.err
@@ -41,11 +43,16 @@ func (f *fakeLookup) PolicyTargeting(_ context.Context, _ string, gk schema.Grou
 }
 
 func ref(apiVersion, kind, name string) metav1.OwnerReference {
-	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, Controller: ptr.To(true)}
+	return metav1.OwnerReference{APIVersion: apiVersion, Kind: kind, Name: name, UID: types.UID(kind + "-" + name), Controller: ptr.To(true)}
 }
 
-func obj(_, _, name string, ann map[string]string, owner *metav1.OwnerReference) *metav1.PartialObjectMetadata {
-	o := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: ann}}
+// podLabels are the labels of the pods of ReplicaSet llama-abc, which its selector names.
+var podLabels = map[string]string{"app": "llama", workload.PodTemplateHashLabel: "abc"}
+
+// obj is an owner that selects the pods of ReplicaSet llama-abc.
+func obj(kind, name string, ann map[string]string, owner *metav1.OwnerReference) *workload.Object {
+	o := &workload.Object{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(kind + "-" + name), Annotations: ann, Labels: podLabels},
+		Selector: &metav1.LabelSelector{MatchLabels: podLabels}}
 	if owner != nil {
 		o.OwnerReferences = []metav1.OwnerReference{*owner}
 	}
@@ -55,29 +62,33 @@ func obj(_, _, name string, ann map[string]string, owner *metav1.OwnerReference)
 func on(v string) map[string]string { return map[string]string{AnnotationInject: v} }
 
 // chain builds Pod → ReplicaSet llama-abc → Deployment llama (→ SeldonDeployment iris when seldon).
-func chain(rsAnn, depAnn, sdepAnn map[string]string, seldon bool) map[string]*metav1.PartialObjectMetadata {
+func chain(rsAnn, depAnn, sdepAnn map[string]string, seldon bool) map[string]*workload.Object {
 	var depOwner *metav1.OwnerReference
-	objs := map[string]*metav1.PartialObjectMetadata{}
+	objs := map[string]*workload.Object{}
 	if seldon {
 		r := ref("machinelearning.seldon.io/v1", "SeldonDeployment", "iris")
 		depOwner = &r
-		objs["SeldonDeployment/iris"] = obj("machinelearning.seldon.io/v1", "SeldonDeployment", "iris", sdepAnn, nil)
+		objs["SeldonDeployment/iris"] = obj("SeldonDeployment", "iris", sdepAnn, nil)
 	}
 	depRef := ref("apps/v1", "Deployment", "llama")
-	objs["ReplicaSet/llama-abc"] = obj("apps/v1", "ReplicaSet", "llama-abc", rsAnn, &depRef)
-	objs["Deployment/llama"] = obj("apps/v1", "Deployment", "llama", depAnn, depOwner)
+	objs["ReplicaSet/llama-abc"] = obj("ReplicaSet", "llama-abc", rsAnn, &depRef)
+	objs["Deployment/llama"] = obj("Deployment", "llama", depAnn, depOwner)
 	return objs
 }
 
 func ownedPod(ann, labels map[string]string) *corev1.Pod {
+	all := maps.Clone(podLabels)
+	maps.Copy(all, labels)
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-		GenerateName: "llama-abc-", Annotations: ann, Labels: labels,
+		GenerateName: "llama-abc-", Annotations: ann, Labels: all,
 		OwnerReferences: []metav1.OwnerReference{ref("apps/v1", "ReplicaSet", "llama-abc")},
 	}}
 }
 
 func TestDecide(t *testing.T) {
 	seldonLabels := map[string]string{workload.SeldonDeploymentIDLabel: "iris", workload.ManagedByLabel: workload.SeldonManager}
+	bareSeldonPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "iris", Labels: seldonLabels}}
+	forged := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "forged", Labels: podLabels, OwnerReferences: []metav1.OwnerReference{ref("apps/v1", "Deployment", "llama")}}}
 	hostNet := ownedPod(on("true"), nil)
 	hostNet.Spec.HostNetwork = true
 	tests := []struct {
@@ -121,15 +132,14 @@ func TestDecide(t *testing.T) {
 		{name: "policy targets the seldon deployment", pod: ownedPod(nil, nil),
 			lookup: &fakeLookup{objects: chain(nil, nil, nil, true), policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
 			want:   true, wantReason: "targets SeldonDeployment/iris", wantSeldon: true},
-		{name: "seldon labels when the owner is not readable", pod: ownedPod(nil, seldonLabels),
-			lookup: &fakeLookup{objects: map[string]*metav1.PartialObjectMetadata{}, policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
-			want:   true, wantReason: "targets SeldonDeployment/iris", wantSeldon: true},
-		{name: "seldon labels read the seldon deployment's annotation", pod: ownedPod(nil, seldonLabels),
-			lookup: &fakeLookup{objects: map[string]*metav1.PartialObjectMetadata{"SeldonDeployment/iris": obj("machinelearning.seldon.io/v1", "SeldonDeployment", "iris", on("true"), nil)}},
-			want:   true, wantReason: "on SeldonDeployment/iris", wantSeldon: true},
-		{name: "seldon id label without seldon manager is not seldon", pod: ownedPod(nil, map[string]string{workload.SeldonDeploymentIDLabel: "iris"}),
-			lookup: &fakeLookup{objects: map[string]*metav1.PartialObjectMetadata{}, policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
-			want:   false},
+		// Seldon's labels name no workload; only the owner chain does.
+		{name: "seldon labels without the owner chain opt nothing in", pod: bareSeldonPod,
+			lookup: &fakeLookup{objects: map[string]*workload.Object{"SeldonDeployment/iris": obj("SeldonDeployment", "iris", on("true"), nil)},
+				policies: map[string]string{"machinelearning.seldon.io/SeldonDeployment/iris": "iris"}},
+			want: false, wantReason: "not opted in"},
+		{name: "forged controller reference to a targeted deployment", pod: forged,
+			lookup: &fakeLookup{objects: chain(nil, on("true"), nil, false), policies: map[string]string{"apps/Deployment/llama": "llama-policy"}},
+			want:   false, wantReason: "not opted in", wantWarn: "names Deployment llama as its controller, but a Deployment does not control Pods; the pod is not that workload's"},
 		{name: "kube-system is excluded", namespace: "kube-system", pod: ownedPod(on("true"), nil), lookup: &fakeLookup{},
 			want: false, wantReason: "excluded"},
 		{name: "inferscale-system is excluded", namespace: "inferscale-system", pod: ownedPod(on("true"), nil), lookup: &fakeLookup{},
@@ -176,10 +186,10 @@ func TestDecideTopOwner(t *testing.T) {
 
 func TestDecideStopsOnOwnerCycles(t *testing.T) {
 	self := ref("apps/v1", "ReplicaSet", "llama-abc")
-	l := &fakeLookup{objects: map[string]*metav1.PartialObjectMetadata{"ReplicaSet/llama-abc": obj("apps/v1", "ReplicaSet", "llama-abc", nil, &self)}}
+	l := &fakeLookup{objects: map[string]*workload.Object{"ReplicaSet/llama-abc": obj("ReplicaSet", "llama-abc", on("true"), &self)}}
 	d, err := Decide(context.Background(), ownedPod(nil, nil), "ai", l, DefaultOptions())
-	if err != nil || d.Inject || len(d.Owners) != workload.MaxDepth {
-		t.Errorf("decision %+v, %v: want the walk bounded at %d owners", d, err, workload.MaxDepth)
+	if err != nil || !d.Inject || len(d.Owners) != 1 || l.read != 2 || !strings.Contains(strings.Join(d.Warnings, " "), "a ReplicaSet does not control ReplicaSets") {
+		t.Errorf("decision %+v, %v, %d reads: want the walk stopped at the ReplicaSet that names itself", d, err, l.read)
 	}
 }
 
@@ -207,14 +217,19 @@ func TestDecidePodAnnotationBeforeAnyOwner(t *testing.T) {
 }
 
 // TestDecideNeverReadsKindsItIsNotAllowedTo: a pod of a kind the webhook cannot read
-// (a Job, a LeaderWorkerSet, any custom kind) is decided without reading it, and a policy
-// targeting that owner still opts it in.
+// (a Job, a LeaderWorkerSet, any custom kind) is decided without reading it. A policy
+// targeting that owner does not opt it in, as nothing verifies the pod's own reference (the
+// scaler would not count its reports); the pod's annotation still does.
 func TestDecideNeverReadsKindsItIsNotAllowedTo(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "lws-0-", OwnerReferences: []metav1.OwnerReference{ref("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "lws")}}}
 	l := &fakeLookup{policies: map[string]string{"leaderworkerset.x-k8s.io/LeaderWorkerSet/lws": "p"}}
 	d, err := Decide(context.Background(), pod, "ai", l, DefaultOptions())
-	if err != nil || !d.Inject || l.read != 0 || !strings.Contains(d.Reason, "targets LeaderWorkerSet/lws") {
-		t.Errorf("%+v, %v, %d reads; want injection by the policy without reading the owner", d, err, l.read)
+	if err != nil || d.Inject || l.read != 0 || len(d.Owners) != 1 || d.Owners[0].Source != workload.Claimed {
+		t.Errorf("%+v, %v, %d reads; want no injection by the policy, no read of the owner", d, err, l.read)
+	}
+	pod.Annotations = on("true")
+	if d, err := Decide(context.Background(), pod, "ai", l, DefaultOptions()); err != nil || !d.Inject || l.read != 0 {
+		t.Errorf("%+v, %v, %d reads; want injection by the pod's annotation without reading the owner", d, err, l.read)
 	}
 }
 

@@ -101,18 +101,12 @@ func Setup(mgr manager.Manager, opts Options) error {
 	return mgr.AddReadyzCheck("informers", warm.check)
 }
 
-// informed are the objects the handlers read. Owners and namespaces are
-// metadata only: annotations, labels and owner references are all the
-// decision needs, and a cluster's ReplicaSets are many.
+// informed are the objects the handlers read. Namespaces are metadata only, and the owners
+// as package workload reads them (trimmed to what the walk needs: a cluster's ReplicaSets are
+// many).
 func informed() []client.Object {
-	partial := func(apiVersion, kind string) client.Object {
-		return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}}
-	}
-	objs := []client.Object{partial("v1", "Namespace")}
-	for _, gvk := range workload.Walked {
-		objs = append(objs, partial(gvk.GroupVersion().String(), gvk.Kind))
-	}
-	return append(objs,
+	ns := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}}
+	return append(append([]client.Object{ns}, workload.Informed()...),
 		&corev1.Service{},
 		&autoscalingv2.HorizontalPodAutoscaler{},
 		&v1alpha1.AutoscalingPolicy{},

@@ -67,7 +67,7 @@ func TestWarmupSkipsKindsWithoutCRDAndGatesReadiness(t *testing.T) {
 	}
 
 	boom := errors.New("forbidden")
-	w = &warmup{cache: &informers{fail: map[string]error{"ReplicaSet": boom}}, retry: time.Hour}
+	w = &warmup{cache: &informers{fail: map[string]error{"ControllerRevision": boom}}, retry: time.Hour}
 	if err := w.Start(context.Background()); !errors.Is(err, boom) || w.check(nil) == nil {
 		t.Errorf("Start = %v, ready %v: want the error and not ready", err, w.check(nil) == nil)
 	}

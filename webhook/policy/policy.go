@@ -24,6 +24,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/webhook/inject"
 	"github.com/inferscale/inferscale/workload"
 )
 
@@ -45,6 +46,10 @@ type Validator struct {
 	Access *ScaleAccess
 	// MaxReplicas is the cluster-wide ceiling of spec.maxReplicas; 0 is DefaultMaxReplicas.
 	MaxReplicas int32
+	// Workloads reads the target for the ModelMetric warnings, and Inject is the webhook's
+	// sidecar template they inject with; without them only the gauges' names are checked.
+	Workloads Workloads
+	Inject    *inject.Config
 }
 
 // DefaultMaxReplicas is the default ceiling of spec.maxReplicas (the webhook's
@@ -101,6 +106,9 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	}
 	if len(errs) > 0 {
 		return refuse(policyGroupKind, p.Name, req, errs).WithWarnings(warnings...)
+	}
+	if specChanged(req, p) {
+		warnings = append(warnings, v.modelMetricWarnings(ctx, req.Namespace, p)...)
 	}
 	return admission.Allowed("").WithWarnings(warnings...)
 }

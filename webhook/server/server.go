@@ -73,6 +73,9 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Scales:      &policy.DiscoveryScales{Mapper: mgr.GetRESTMapper(), Discovery: disco, Clock: clock.RealClock{}, TTL: time.Minute},
 		Access:      &policy.ScaleAccess{Reviewer: kube.AuthorizationV1().SubjectAccessReviews(), Mapper: mgr.GetRESTMapper()},
 		MaxReplicas: opts.MaxReplicasCeiling,
+		// The pod template is read live: the cache holds the workloads' metadata only.
+		Workloads: policy.APIWorkloads{Reader: mgr.GetAPIReader()},
+		Inject:    &opts.Template,
 	}
 	lookup := &optin.ClientLookup{ClientGetter: workload.ClientGetter{Cache: mgr.GetCache(), Live: mgr.GetAPIReader()}}
 	inj := &injector.Injector{

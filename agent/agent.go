@@ -30,6 +30,7 @@ import (
 	"github.com/inferscale/inferscale/agent/report"
 	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/internal/version"
 )
 
 // Agent is one running sidecar.
@@ -71,6 +72,9 @@ type Options struct {
 	NVML gpu.Library
 	// Clock drives report intervals and retries; nil means the real clock.
 	Clock clock.WithTicker
+	// Registerer, if set, gets every metric of the agent as well as its own /metrics
+	// registry: how a test lists them.
+	Registerer prometheus.Registerer
 }
 
 // New validates cfg, binds the listen and admin ports and prepares everything; Run serves.
@@ -82,8 +86,13 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 		o.Clock = clock.RealClock{}
 	}
 	a := &Agent{cfg: cfg, log: log, clock: o.Clock, reg: prometheus.NewRegistry()}
-	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.rec = measure.New(o.Clock, a.reg)
+	var reg prometheus.Registerer = a.reg
+	if o.Registerer != nil {
+		reg = teeRegisterer{a.reg, o.Registerer}
+	}
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		version.NewCollector("inferscale-agent"))
+	a.rec = measure.New(o.Clock, reg)
 	a.upstream = &url.URL{Scheme: "http", Host: net.JoinHostPort(cfg.UpstreamHost, strconv.Itoa(cfg.UpstreamPort))}
 	a.proxy = proxy.New(proxy.Options{
 		Upstream:       a.upstream,
@@ -98,7 +107,7 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 	if cfg.ScalerURL != "" {
 		a.reporter, err = report.New(report.Options{
 			ScalerURL: cfg.ScalerURL, CAFile: cfg.CAFile, CABundle: []byte(cfg.CABundle), TokenFile: cfg.TokenFile,
-			Buffer: cfg.ReportBuffer, Clock: o.Clock, Log: log.WithName("report"), Registerer: a.reg,
+			Buffer: cfg.ReportBuffer, Clock: o.Clock, Log: log.WithName("report"), Registerer: reg,
 		})
 		if err != nil {
 			return nil, err
@@ -123,7 +132,7 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 			lib = nvml.New()
 		}
 		a.gpus, a.gpuAttribution = a.openGPUs(lib)
-		a.reg.MustRegister(&a.gpuGauges)
+		reg.MustRegister(&a.gpuGauges)
 	}
 
 	a.data = &http.Server{
@@ -432,4 +441,24 @@ func (a *Agent) scrapeLoop(ctx context.Context) {
 		case <-t.C():
 		}
 	}
+}
+
+// teeRegisterer registers every collector with both registerers.
+type teeRegisterer [2]prometheus.Registerer
+
+func (t teeRegisterer) Register(c prometheus.Collector) error {
+	if err := t[0].Register(c); err != nil {
+		return err
+	}
+	return t[1].Register(c)
+}
+
+func (t teeRegisterer) MustRegister(cs ...prometheus.Collector) {
+	t[0].MustRegister(cs...)
+	t[1].MustRegister(cs...)
+}
+
+func (t teeRegisterer) Unregister(c prometheus.Collector) bool {
+	a, b := t[0].Unregister(c), t[1].Unregister(c)
+	return a && b
 }

@@ -27,17 +27,8 @@ import (
 	"github.com/inferscale/inferscale/agent/modelmetrics"
 	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/internal/nettest"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 func portOf(t *testing.T, rawURL string) int {
 	t.Helper()
@@ -51,7 +42,7 @@ func portOf(t *testing.T, rawURL string) int {
 
 func baseConfig(t *testing.T, upstreamPort int) Config {
 	c := agentv1.Default()
-	c.ListenPort, c.AdminPort, c.UpstreamPort = freePort(t), freePort(t), upstreamPort
+	c.ListenPort, c.AdminPort, c.UpstreamPort = nettest.FreePort(t), nettest.FreePort(t), upstreamPort
 	c.GPU = agentv1.GPUOff
 	c.DrainGrace, c.DrainTimeout = 0, 10*time.Second
 	return c
@@ -386,7 +377,7 @@ func TestScalerAwayCostsNoRequest(t *testing.T) {
 	token := filepath.Join(t.TempDir(), "token")
 	_ = os.WriteFile(token, []byte("t"), 0o600)
 	c := baseConfig(t, portOf(t, model.URL))
-	c.ScalerURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t)) // nobody listens
+	c.ScalerURL = fmt.Sprintf("http://127.0.0.1:%d", nettest.FreePort(t)) // nobody listens
 	c.TokenFile = token
 	c.PodName, c.PodNamespace, c.PodUID = "p", "n", "u"
 	c.ReportInterval, c.ReportBuffer = 10*time.Millisecond, 2

@@ -2,10 +2,9 @@ package certs
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// Exported on the binaries' controller-runtime metrics endpoint, so an expiry that
+// Exported on the binaries' metrics endpoint (see Collectors), so an expiry that
 // renewal failed to prevent can be alerted on well ahead (renewal starts with a
 // third of the lifetime left).
 var (
@@ -19,6 +18,7 @@ var (
 	})
 )
 
-func init() {
-	ctrlmetrics.Registry.MustRegister(expiryMetric, syncErrorsMetric)
+// Collectors are the certificate metrics, for the binaries to register: a Manager sets them.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{expiryMetric, syncErrorsMetric}
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -119,6 +120,7 @@ func run() error {
 		return fmt.Errorf("--max-replicas-ceiling %d: want 1 to %d", ceiling, math.MaxInt32)
 	}
 	opts := server.Options{Template: template, CAFile: caFile, OptIn: optin.Options{ExcludedNamespaces: splitList(excluded)}, MaxReplicasCeiling: int32(ceiling)}
+	server.RegisterMetrics(ctrlmetrics.Registry)
 	if err := server.Setup(mgr, opts); err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}

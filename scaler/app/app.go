@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,6 +39,7 @@ import (
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/certs"
+	"github.com/inferscale/inferscale/internal/version"
 	"github.com/inferscale/inferscale/scaler/attribution"
 	"github.com/inferscale/inferscale/scaler/auth"
 	"github.com/inferscale/inferscale/scaler/controller"
@@ -124,6 +126,14 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.CallTimeout, "api-call-timeout", o.CallTimeout, "timeout of each API call of a decision (/scale, metrics APIs, status, cache lists), of the leader label and of the certificate Secret")
 	fs.IntVar(&o.MaxReplicasCeiling, "max-replicas-ceiling", o.MaxReplicasCeiling, "largest replica count the scaler asks for, whatever a policy's maxReplicas says (the webhook's flag of the same name)")
 	o.Certs.BindFlags(fs)
+}
+
+// RegisterMetrics registers the scaler's metrics with reg, where controller-runtime's own
+// are: the ingest's, the controller's, the certificates' and inferscale_build_info.
+func RegisterMetrics(reg prometheus.Registerer) (*ingest.Metrics, *controller.Metrics) {
+	reg.MustRegister(version.NewCollector("inferscale-scaler"))
+	reg.MustRegister(certs.Collectors()...)
+	return ingest.NewMetrics(reg), controller.NewMetrics(reg)
 }
 
 // reviewTimeout bounds one TokenReview of a report token.
@@ -242,6 +252,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		}
 	}()
 
+	ingestMetrics, controllerMetrics := RegisterMetrics(ctrlmetrics.Registry)
 	handler := ingest.New(ingest.Options{
 		Auth: auth.New(reviews.AuthenticationV1().TokenReviews(), clk, auth.Options{
 			MaxConcurrentReviews: o.ReviewConcurrency, ReviewTimeout: reviewTimeout,
@@ -250,7 +261,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Store:       store,
 		IsLeader:    leader.Load,
 		Clock:       clk,
-		Metrics:     ingest.NewMetrics(ctrlmetrics.Registry),
+		Metrics:     ingestMetrics,
 		Log:         log.WithName("ingest"),
 		Rate:        rate.Limit(o.ReportRate),
 		Burst:       o.ReportBurst,
@@ -269,7 +280,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 			Store:              store,
 			Resolver:           resolver,
 			Events:             mgr.GetEventRecorder("inferscale-scaler"),
-			Metrics:            controller.NewMetrics(ctrlmetrics.Registry),
+			Metrics:            controllerMetrics,
 			Clock:              clk,
 			Log:                log.WithName("controller"),
 			Interval:           o.TickInterval,

@@ -137,7 +137,7 @@ func (c *Controller) syncBudgets(ctx context.Context, policies []v1alpha1.Autosc
 		if !present[nn] {
 			delete(b.seen, nn)
 			delete(b.claims, nn)
-			c.opts.Metrics.budget.forgetPolicy(nn.String())
+			c.opts.Metrics.budget.forgetPolicy(nn)
 		}
 	}
 }
@@ -217,7 +217,7 @@ func (c *Controller) applyBudgets(p *v1alpha1.AutoscalingPolicy, spec *v1alpha1.
 	}
 	// An Event and a count when a rule starts to trim, not on every tick that it still does.
 	if trims && (grant.Rule != st.rule || granting != st.budget) {
-		c.opts.Metrics.budget.trims.WithLabelValues(granting, name, string(grant.Rule)).Inc()
+		c.opts.Metrics.budget.trims.WithLabelValues(granting, p.Namespace, p.Name, string(grant.Rule)).Inc()
 		typ := corev1.EventTypeNormal
 		if grant.Rule == budget.RulePreempted {
 			typ = corev1.EventTypeWarning
@@ -225,7 +225,7 @@ func (c *Controller) applyBudgets(p *v1alpha1.AutoscalingPolicy, spec *v1alpha1.
 		c.opts.Events.Eventf(p, nil, typ, ruleReasons[grant.Rule], "Scale", "%s", grant.Reason)
 	}
 	if grant.Rule == budget.RulePreempted && grant.Replicas < cur && prev >= cur {
-		c.opts.Metrics.budget.preemptions.WithLabelValues(granting, name).Inc()
+		c.opts.Metrics.budget.preemptions.WithLabelValues(granting, p.Namespace, p.Name).Inc()
 	}
 	st.granted, st.headroom = grant.Replicas, headroom
 	st.rule, st.reason, st.budget = grant.Rule, grant.Reason, granting

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
@@ -25,13 +27,13 @@ func newBudgetMetrics(reg prometheus.Registerer) *budgetMetrics {
 		requested: amount("requested", "What the covered policies ask for, headroom included."),
 		granted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "inferscale_scaler_budget_granted_replicas", Help: "Replicas a budget grants each covered policy.",
-		}, []string{"budget", "policy"}),
+		}, []string{"budget", "namespace", "policy"}),
 		trims: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "inferscale_scaler_budget_trims_total", Help: "Times a budget started to set a policy's count lower than asked, by rule (Budget, Preempted, Minimums, Headroom, Pending).",
-		}, []string{"budget", "policy", "rule"}),
+		}, []string{"budget", "namespace", "policy", "rule"}),
 		preemptions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "inferscale_scaler_budget_preemptions_total", Help: "Scale-downs of a preemptible target for higher priorities.",
-		}, []string{"budget", "policy"}),
+		}, []string{"budget", "namespace", "policy"}),
 	}
 	reg.MustRegister(m.max, m.used, m.requested, m.granted, m.trims, m.preemptions)
 	return m
@@ -43,12 +45,12 @@ func (m *budgetMetrics) observe(name string, b budget.Budget, used, requested in
 	m.used.WithLabelValues(name, res).Set(budget.Quantity(b.Resource, used).AsApproximateFloat64())
 	m.requested.WithLabelValues(name, res).Set(budget.Quantity(b.Resource, requested).AsApproximateFloat64())
 	for _, p := range policies {
-		m.granted.WithLabelValues(name, p.Namespace+"/"+p.Name).Set(float64(p.GrantedReplicas))
+		m.granted.WithLabelValues(name, p.Namespace, p.Name).Set(float64(p.GrantedReplicas))
 	}
 }
 
-func (m *budgetMetrics) forgetPolicy(policy string) {
-	l := prometheus.Labels{"policy": policy}
+func (m *budgetMetrics) forgetPolicy(policy types.NamespacedName) {
+	l := prometheus.Labels{"namespace": policy.Namespace, "policy": policy.Name}
 	m.granted.DeletePartialMatch(l)
 	m.trims.DeletePartialMatch(l)
 	m.preemptions.DeletePartialMatch(l)

@@ -69,7 +69,7 @@ func TestBudgetTrimsAndSaysWhy(t *testing.T) {
 	if !strings.Contains(evs, "Normal BudgetLimited "+why) || !strings.Contains(evs, "SuccessfulRescale") || !strings.Contains(evs, why) {
 		t.Errorf("events %q: want BudgetLimited and a rescale that both say %q", evs, why)
 	}
-	if n := counterValue(t, f.c.opts.Metrics.budget.trims.WithLabelValues("cpu-team", "ai/llama", "Budget")); n != 1 {
+	if n := counterValue(t, f.c.opts.Metrics.budget.trims.WithLabelValues("cpu-team", "ai", "llama", "Budget")); n != 1 {
 		t.Errorf("trims counted %v, want 1", n)
 	}
 
@@ -91,7 +91,7 @@ func TestBudgetTrimsAndSaysWhy(t *testing.T) {
 
 	// The same load again: no new write, no new Event, no new count.
 	f.loaded(10)
-	if len(f.updates) != 1 || len(drain(f.events)) != 0 || counterValue(t, f.c.opts.Metrics.budget.trims.WithLabelValues("cpu-team", "ai/llama", "Budget")) != 1 {
+	if len(f.updates) != 1 || len(drain(f.events)) != 0 || counterValue(t, f.c.opts.Metrics.budget.trims.WithLabelValues("cpu-team", "ai", "llama", "Budget")) != 1 {
 		t.Errorf("a steady trim wrote %v again or was reported again", f.updates)
 	}
 }
@@ -172,7 +172,7 @@ func TestBudgetGrowthWaitsForPreemptedRoom(t *testing.T) {
 	if !strings.Contains(evs, "Warning BudgetPreempted budget cpu-team: 2 of 2 cpu in use; granted 1 of 3 replicas to ai/lo (priority 0), down from 3: preempted for higher priorities") {
 		t.Errorf("events %q: want lo's preemption", evs)
 	}
-	if n := counterValue(t, f.c.opts.Metrics.budget.preemptions.WithLabelValues("cpu-team", "ai/lo")); n != 1 {
+	if n := counterValue(t, f.c.opts.Metrics.budget.preemptions.WithLabelValues("cpu-team", "ai", "lo")); n != 1 {
 		t.Errorf("preemptions counted %v, want 1", n)
 	}
 }

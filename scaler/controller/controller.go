@@ -187,7 +187,7 @@ func (c *Controller) Tick(ctx context.Context) error {
 	for nn, st := range c.policies {
 		if !seen[nn] {
 			delete(c.policies, nn)
-			c.opts.Metrics.forget(nn.String())
+			c.opts.Metrics.forget(nn)
 			if owners[st.key] == "" {
 				c.opts.Store.Forget(st.key)
 			}
@@ -230,8 +230,8 @@ func owningPolicies(ps []v1alpha1.AutoscalingPolicy) map[target.Key]string {
 }
 
 func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolicy, st *policyState, owner string) {
-	name := p.Namespace + "/" + p.Name
-	log := c.opts.Log.WithValues("policy", name, "target", st.key.String())
+	nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+	log := c.opts.Log.WithValues("policy", nn.String(), "target", st.key.String())
 	now := c.opts.Clock.Now()
 
 	if errs := v1alpha1.ValidateAutoscalingPolicy(p); len(errs) > 0 {
@@ -253,7 +253,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 
 	gr, sc, err := c.getScale(ctx, st.key, p.Spec.Target().APIVersion)
 	if err != nil {
-		c.opts.Metrics.errors.WithLabelValues(name, "scale_get").Inc()
+		c.opts.Metrics.tickError(nn, "scale_get")
 		st.logOnce(log, err, "Reading /scale failed")
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, v1alpha1.ReasonFailedGetScale, err.Error()), nil)
 		return
@@ -262,7 +262,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	pods, sel, err := c.targetPods(podsCtx, st.key, sc.Status.Selector)
 	cancel()
 	if err != nil {
-		c.opts.Metrics.errors.WithLabelValues(name, "pods").Inc()
+		c.opts.Metrics.tickError(nn, "pods")
 		st.logOnce(log, err, "Listing the target's pods failed")
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, v1alpha1.ReasonFailedListPods, err.Error()), nil)
 		return
@@ -293,7 +293,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		in.Resources = c.usage(ctx, log, st.key.Namespace, sel, pods, res)
 	}
 	if usesMetricsAPI(spec) {
-		in.MetricsAPI = c.metricsAPI(name, st.key.Namespace, sel, spec)
+		in.MetricsAPI = c.metricsAPI(nn, st.key.Namespace, sel, spec)
 	}
 
 	d := st.autoscaler.Decide(&in, now)
@@ -301,7 +301,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		d.Reason += "; " + ceiling
 	}
 	c.applyBudgets(p, spec, &in, pods, &d, now)
-	c.observe(name, &in, &d)
+	c.observe(nn, &in, &d)
 	c.recordHold(p, st, &d, spec, now)
 	if recommendOnly {
 		c.writeStatus(ctx, log, p, st, now, &d, c.recommend(p, st, &d), nil)
@@ -313,7 +313,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		from := sc.Spec.Replicas
 		sc.Spec.Replicas = d.DesiredReplicas
 		if err := c.updateScale(ctx, st.key, gr, sc); err != nil {
-			c.opts.Metrics.errors.WithLabelValues(name, "scale_update").Inc()
+			c.opts.Metrics.tickError(nn, "scale_update")
 			log.Error(err, "Writing /scale failed", "from", from, "to", d.DesiredReplicas)
 			c.opts.Events.Eventf(p, nil, corev1.EventTypeWarning, "FailedRescale", "Scale", "New size: %d; reason: %s; error: %v", d.DesiredReplicas, d.Reason, err)
 			c.writeStatus(ctx, log, p, st, now, &d, failed(v1alpha1.AbleToScale, v1alpha1.ReasonFailedUpdateScale, err.Error()), nil)
@@ -324,7 +324,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		if d.DesiredReplicas < from {
 			direction = "down"
 		}
-		c.opts.Metrics.scales.WithLabelValues(name, direction).Inc()
+		c.opts.Metrics.scaled(nn, direction)
 		c.opts.Events.Eventf(p, nil, corev1.EventTypeNormal, "SuccessfulRescale", "Scale", "New size: %d; reason: %s", d.DesiredReplicas, d.Reason)
 		log.Info("Rescaled", "from", from, "to", d.DesiredReplicas, "reason", d.Reason)
 		t := metav1.NewTime(now)
@@ -426,25 +426,9 @@ func (c *Controller) hpaConflict(ctx context.Context, k target.Key) (string, err
 	return "", nil
 }
 
-func (c *Controller) observe(name string, in *decision.Input, d *decision.Decision) {
-	m := c.opts.Metrics
-	m.observe(name, d)
-	var ready, unready, terminating int
-	for _, p := range in.Pods {
-		switch {
-		case p.Terminating:
-			terminating++
-		case p.Ready == corev1.ConditionTrue:
-			ready++
-		default:
-			unready++
-		}
-	}
-	m.pods.WithLabelValues(name, "ready").Set(float64(ready))
-	m.pods.WithLabelValues(name, "unready").Set(float64(unready))
-	m.pods.WithLabelValues(name, "terminating").Set(float64(terminating))
-	m.reportingPods.WithLabelValues(name).Set(float64(len(in.Stable.Pods)))
-	m.covered.WithLabelValues(name).Set(in.Covered.Seconds())
+func (c *Controller) observe(policy types.NamespacedName, in *decision.Input, d *decision.Decision) {
+	c.opts.Metrics.observe(policy, d)
+	c.opts.Metrics.observePods(policy, in, decision.UsesAgents(in.Spec))
 }
 
 // failed is a False condition of type t that replaces the decision's conditions of that type.
@@ -486,7 +470,7 @@ func (c *Controller) writeStatus(ctx context.Context, log logr.Logger, p *v1alph
 		return
 	}
 	if err := c.patchStatus(ctx, p, orig); err != nil {
-		c.opts.Metrics.errors.WithLabelValues(p.Namespace+"/"+p.Name, "status").Inc()
+		c.opts.Metrics.tickError(types.NamespacedName{Namespace: p.Namespace, Name: p.Name}, "status")
 		log.Error(err, "Updating status failed")
 		return
 	}

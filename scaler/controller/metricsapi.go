@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	cmv1beta2 "k8s.io/metrics/pkg/apis/custom_metrics/v1beta2"
 	"k8s.io/metrics/pkg/client/custom_metrics"
 	"k8s.io/metrics/pkg/client/external_metrics"
@@ -37,7 +38,7 @@ func usesMetricsAPI(spec *v1alpha1.AutoscalingPolicySpec) bool {
 // an Object metric of a Namespace is the policy's own, whatever name it gives, so a policy
 // reads no other namespace's metrics through the scaler. A failure is the metric's error, and
 // counted; the other metrics still decide.
-func (c *Controller) metricsAPI(policy, namespace string, sel labels.Selector, spec *v1alpha1.AutoscalingPolicySpec) map[string]decision.APIMetric {
+func (c *Controller) metricsAPI(policy types.NamespacedName, namespace string, sel labels.Selector, spec *v1alpha1.AutoscalingPolicySpec) map[string]decision.APIMetric {
 	out := map[string]decision.APIMetric{}
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]
@@ -56,7 +57,7 @@ func (c *Controller) metricsAPI(policy, namespace string, sel labels.Selector, s
 			stage, got = "external_metrics", c.externalMetric(namespace, m.External)
 		}
 		if got.Err != nil {
-			c.opts.Metrics.errors.WithLabelValues(policy, stage).Inc()
+			c.opts.Metrics.tickError(policy, stage)
 		}
 		out[key] = got
 	}

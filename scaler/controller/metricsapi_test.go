@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	cmv1beta2 "k8s.io/metrics/pkg/apis/custom_metrics/v1beta2"
 	emv1beta1 "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 	"k8s.io/metrics/pkg/client/custom_metrics"
@@ -86,6 +87,7 @@ func metricsAPIController(s *stubMetrics) *Controller {
 }
 
 var (
+	testPolicy  = types.NamespacedName{Namespace: "ns", Name: "p"}
 	ts0         = metav1.NewTime(time.Unix(1_800_000_000, 0))
 	queueSel    = &metav1.LabelSelector{MatchLabels: map[string]string{"queue": "worker_tasks"}}
 	averageOf30 = v1alpha1.MetricTarget{Type: v1alpha1.AverageValueMetricType, AverageValue: ptr.To(resource.MustParse("30"))}
@@ -101,7 +103,7 @@ func TestPodsMetricIsReadLikeHPA(t *testing.T) {
 		{Type: v1alpha1.PodsMetricType, Pods: &v1alpha1.PodsMetricSource{
 			Metric: v1alpha1.MetricIdentifier{Name: "packets-per-second", Selector: queueSel}, Target: averageOf30}},
 	}}
-	got := metricsAPIController(s).metricsAPI("ns/p", ns, labels.SelectorFromSet(labels.Set{"app": "llama"}), spec)
+	got := metricsAPIController(s).metricsAPI(testPolicy, ns, labels.SelectorFromSet(labels.Set{"app": "llama"}), spec)
 	if len(got) != 1 {
 		t.Fatalf("want one entry, for the Pods metric alone, got %+v", got)
 	}
@@ -129,12 +131,12 @@ func TestObjectMetricStaysInThePolicysNamespace(t *testing.T) {
 	}
 	c := metricsAPIController(s)
 	spec := object("networking.k8s.io/v1", "Ingress", "main-route")
-	got := c.metricsAPI("ns/p", ns, nil, spec)[decision.MetricsAPIKey(&spec.Metrics[0])]
+	got := c.metricsAPI(testPolicy, ns, nil, spec)[decision.MetricsAPIKey(&spec.Metrics[0])]
 	if got.Err != nil || got.Value != 12_000_000 {
 		t.Fatalf("object metric = %+v, want 12k in milli-units", got)
 	}
 	// HPA's rule: a Namespace object is the policy's own namespace, whatever name is written.
-	c.metricsAPI("ns/p", ns, nil, object("v1", "Namespace", "kube-system"))
+	c.metricsAPI(testPolicy, ns, nil, object("v1", "Namespace", "kube-system"))
 	want := []metricsCall{
 		{namespace: ns, kind: "Ingress.networking.k8s.io", name: "main-route", metric: "requests-per-second"},
 		{root: true, kind: "Namespace", name: ns, metric: "requests-per-second"},
@@ -160,7 +162,7 @@ func TestExternalMetricSumsItsSeries(t *testing.T) {
 	}
 	s := &stubMetrics{external: series("30", "12500m")}
 	c := metricsAPIController(s)
-	got := c.metricsAPI("ns/p", ns, nil, external)[key]
+	got := c.metricsAPI(testPolicy, ns, nil, external)[key]
 	if got.Err != nil || got.Value != 42_500 || !got.Timestamp.Equal(ts0.Time) {
 		t.Fatalf("external metric = %+v, want the sum 42500m at the first series' timestamp", got)
 	}
@@ -170,21 +172,21 @@ func TestExternalMetricSumsItsSeries(t *testing.T) {
 
 	huge := resource.NewMilliQuantity(math.MaxInt64/2+1, resource.DecimalSI).String()
 	s.external = series(huge, huge)
-	if got := c.metricsAPI("ns/p", ns, nil, external)[key]; got.Value != math.MaxInt64 {
+	if got := c.metricsAPI(testPolicy, ns, nil, external)[key]; got.Value != math.MaxInt64 {
 		t.Errorf("sum past MaxInt64 = %d, want it saturated", got.Value)
 	}
 
 	s.external = series()
-	if got := c.metricsAPI("ns/p", ns, nil, external)[key]; got.Err == nil || !strings.Contains(got.Err.Error(), "no metrics returned from external metrics API") {
+	if got := c.metricsAPI(testPolicy, ns, nil, external)[key]; got.Err == nil || !strings.Contains(got.Err.Error(), "no metrics returned from external metrics API") {
 		t.Errorf("empty answer: err = %v", got.Err)
 	}
 	s.err = errors.New(`the server could not find the requested resource (get queue_messages_ready.external.metrics.k8s.io)`)
-	got = c.metricsAPI("ns/p", ns, nil, external)[key]
+	got = c.metricsAPI(testPolicy, ns, nil, external)[key]
 	if got.Err == nil || !strings.Contains(got.Err.Error(), "unable to get external metric "+ns+"/queue_messages_ready/queue=worker_tasks: unable to fetch metrics from external metrics API: the server could not find") {
 		t.Errorf("failed request: err = %v", got.Err)
 	}
 	var counted dto.Metric
-	if err := c.opts.Metrics.errors.WithLabelValues("ns/p", "external_metrics").Write(&counted); err != nil {
+	if err := c.opts.Metrics.errors.WithLabelValues("ns", "p", "external_metrics").Write(&counted); err != nil {
 		t.Fatal(err)
 	}
 	if n := counted.GetCounter().GetValue(); n != 2 {
@@ -198,7 +200,7 @@ func TestMetricsAPIWithoutClientsIsAnError(t *testing.T) {
 		{Type: v1alpha1.PodsMetricType, Pods: &v1alpha1.PodsMetricSource{Metric: v1alpha1.MetricIdentifier{Name: "qps"}, Target: averageOf30}},
 		{Type: v1alpha1.ExternalMetricType, External: &v1alpha1.ExternalMetricSource{Metric: v1alpha1.MetricIdentifier{Name: "qps"}, Target: averageOf30}},
 	}}
-	got := c.metricsAPI("ns/p", ns, nil, spec)
+	got := c.metricsAPI(testPolicy, ns, nil, spec)
 	for i := range spec.Metrics {
 		if got[decision.MetricsAPIKey(&spec.Metrics[i])].Err == nil {
 			t.Errorf("metric %d: no error without a client", i)

@@ -254,3 +254,14 @@ func formatSeconds(v float64) string {
 func formatWindow(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
 }
+
+// UsesAgents reports whether a metric of spec is measured by the agents, so that its target's
+// pods are expected to report.
+func UsesAgents(spec *v1alpha1.AutoscalingPolicySpec) bool {
+	for i := range spec.Metrics {
+		if isAgentMetric(&spec.Metrics[i]) {
+			return true
+		}
+	}
+	return false
+}

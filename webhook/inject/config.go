@@ -26,6 +26,9 @@ const (
 	// AdminPortName names the agent's port of /metrics, /readyz and /healthz
 	// (at most 15 characters, as port names must be).
 	AdminPortName = "inferscale"
+	// LabelAgent, set to "true" on every injected pod, lets a PodMonitor select the agents
+	// (manifests/prometheus/podmonitor.yaml).
+	LabelAgent = "inferscale.io/agent"
 )
 
 // Annotations read from the pod (its template). Documented in webhook/README.md.

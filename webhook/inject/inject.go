@@ -163,6 +163,10 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 		out.Annotations = map[string]string{}
 	}
 	out.Annotations[AnnotationStatus] = string(raw)
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	out.Labels[LabelAgent] = "true"
 	return Result{Pod: out, Status: st, Warnings: warnings}, nil
 }
 

@@ -248,6 +248,9 @@ func TestInjectedSidecar(t *testing.T) {
 	if v := vol(out); v.Name != TokenVolumeName || v.Projected == nil || v.Projected.Sources[0].ServiceAccountToken.Audience != TokenAudience {
 		t.Errorf("token volume %+v", v)
 	}
+	if out.Labels[LabelAgent] != "true" {
+		t.Errorf("labels %v lack %s: \"true\", which a PodMonitor selects the agents by", out.Labels, LabelAgent)
+	}
 	var st Status
 	if err := json.Unmarshal([]byte(out.Annotations[AnnotationStatus]), &st); err != nil {
 		t.Fatalf("status annotation: %v", err)

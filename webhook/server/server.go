@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -26,6 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
+	"github.com/inferscale/inferscale/certs"
+	"github.com/inferscale/inferscale/internal/version"
 	"github.com/inferscale/inferscale/webhook/inject"
 	"github.com/inferscale/inferscale/webhook/injector"
 	"github.com/inferscale/inferscale/webhook/optin"
@@ -56,6 +59,13 @@ type Options struct {
 
 // Setup registers both handlers on mgr's webhook server, the informers they
 // read, and the "informers" readiness check.
+// RegisterMetrics registers the webhook's metrics with reg, where controller-runtime's own
+// (controller_runtime_webhook_*) are: the certificates' and inferscale_build_info.
+func RegisterMetrics(reg prometheus.Registerer) {
+	reg.MustRegister(version.NewCollector("inferscale-webhook"))
+	reg.MustRegister(certs.Collectors()...)
+}
+
 func Setup(mgr manager.Manager, opts Options) error {
 	if err := opts.Template.Validate(); err != nil {
 		return err

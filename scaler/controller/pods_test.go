@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -156,4 +158,67 @@ func TestTrimPodKeepsWhatTheScalerReads(t *testing.T) {
 	if pods, _, err := f.c.targetPods(context.Background(), deployKey, "app=llama"); err != nil || !slices.Equal(names(pods), []string{"a"}) {
 		t.Errorf("target pods %v, %v; want the trimmed pod", names(pods), err)
 	}
+}
+
+// BenchmarkCachedPodBytes measures the heap one cached pod holds, whole but for its managed
+// fields (what cache.TransformStripManagedFields alone keeps) and as TrimPod keeps it: a vLLM
+// pod as the webhook admits it (the agent sidecar with its environment, the projected token
+// volume, probes, kubectl's last-applied annotation and container statuses).
+func BenchmarkCachedPodBytes(b *testing.B) {
+	p := readyPod("llama-7f9c4d-x2k8q", time.Unix(1_800_000_000, 0))
+	p.Annotations = map[string]string{
+		"kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 2048),
+		"inferscale.io/agent-status":                       `{"frontedContainer":"model","frontedPort":8000,"portName":"http"}`,
+	}
+	p.ManagedFields = make([]metav1.ManagedFieldsEntry, 3)
+	for i := range p.ManagedFields {
+		p.ManagedFields[i] = metav1.ManagedFieldsEntry{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate,
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(strings.Repeat(`{"f:metadata":{"f:labels":{}}}`, 20))}}
+	}
+	probe := &corev1.Probe{PeriodSeconds: 1}
+	env := make([]corev1.EnvVar, 12)
+	for i := range env {
+		env[i] = corev1.EnvVar{Name: fmt.Sprintf("VLLM_SETTING_%d", i), Value: strings.Repeat("v", 32)}
+	}
+	always := corev1.ContainerRestartPolicyAlways
+	m := &p.Spec.Containers[0]
+	m.Image, m.Command, m.Args, m.Env, m.ReadinessProbe, m.LivenessProbe = "vllm/vllm-openai:v0.9.1", []string{"vllm", "serve"},
+		[]string{"meta-llama/Llama-3.1-8B-Instruct", "--max-model-len=8192", "--gpu-memory-utilization=0.9"}, env, probe, probe
+	m.VolumeMounts = []corev1.VolumeMount{{Name: "models", MountPath: "/models"}, {Name: "kube-api-access-x", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"}}
+	p.Spec.InitContainers = []corev1.Container{{Name: "inferscale-agent", Image: "inferscale-agent:v0.1", RestartPolicy: &always,
+		Args: []string{"--listen=:9080", "--upstream=127.0.0.1:8000"}, Env: env[:6], ReadinessProbe: probe,
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")}}}}
+	p.Spec.Volumes = []corev1.Volume{{Name: "models"}, {Name: "inferscale-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "inferscale-scaler", Path: "token"}}}}}}}
+	p.Spec.NodeName, p.Spec.ServiceAccountName, p.Status.PodIP, p.Status.HostIP = "gpu-node-1", "llama", "10.0.0.7", "192.168.0.10"
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "model", Image: "vllm/vllm-openai:v0.9.1", ImageID: strings.Repeat("i", 80), ContainerID: strings.Repeat("c", 80), Ready: true}}
+	p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "inferscale-agent", Image: "inferscale-agent:v0.1", ImageID: strings.Repeat("i", 80), ContainerID: strings.Repeat("c", 80), Ready: true}}
+
+	const n = 2000
+	cached := make([]any, n)
+	retained := func(cache func() any) float64 {
+		clear(cached)
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for i := range cached {
+			cached[i] = cache()
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		return float64(after.HeapAlloc-before.HeapAlloc) / n
+	}
+	whole := func() any {
+		c := p.DeepCopy()
+		c.ManagedFields = nil
+		return c
+	}
+	trimmed := func() any { out, _ := TrimPod(p.DeepCopy()); return out }
+	var full, trim float64
+	for b.Loop() {
+		full, trim = retained(whole), retained(trimmed)
+	}
+	b.ReportMetric(full, "bytes/pod-unmanaged")
+	b.ReportMetric(trim, "bytes/pod-trimmed")
+	b.ReportMetric(trim/full, "trimmed/unmanaged")
 }

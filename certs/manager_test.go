@@ -410,6 +410,7 @@ func TestNewManagerRejectsBadOptions(t *testing.T) {
 	c := newFakeClient()
 	for name, mutate := range map[string]func(*Options){
 		"no service":             func(o *Options) { o.Service = "" },
+		"namespace no DNS label": func(o *Options) { o.Namespace = "Inferscale_System" },
 		"no serving secret":      func(o *Options) { o.ServingSecret = "" },
 		"serving secret is CA":   func(o *Options) { o.ServingSecret = o.CASecret },
 		"negative validity":      func(o *Options) { o.Validity = -time.Hour },

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 
 	"github.com/inferscale/inferscale/certs/authority"
@@ -23,7 +26,12 @@ const (
 
 // Fixed names shared with the manifests and cert-manager's Certificates.
 const (
-	Namespace       = "inferscale-system"
+	// Namespace is the install namespace of the manifests, the default of --namespace
+	// where the pod's own (NamespaceEnv) is not known.
+	Namespace = "inferscale-system"
+	// NamespaceEnv names the pod's namespace, set from the downward API by the manifests.
+	NamespaceEnv = "POD_NAMESPACE"
+
 	CASecret        = "inferscale-ca"
 	WebhookSecret   = "inferscale-webhook-tls"
 	ScalerSecret    = "inferscale-scaler-tls"
@@ -47,7 +55,8 @@ const (
 type Options struct {
 	// Mode is ModeSelfManaged or ModeCertManager. A Manager is only for self-managed.
 	Mode string
-	// Namespace of the Secrets and the Service. Default inferscale-system.
+	// Namespace of the Secrets and the Service: the one inferscale runs in. Default
+	// InstallNamespace().
 	Namespace string
 	// CASecret holds the CA (tls.crt, tls.key) and the trust bundle (ca.crt). Default inferscale-ca.
 	CASecret string
@@ -79,7 +88,7 @@ type Options struct {
 func WebhookOptions() Options {
 	return Options{
 		Mode:                            ModeSelfManaged,
-		Namespace:                       Namespace,
+		Namespace:                       InstallNamespace(),
 		CASecret:                        CASecret,
 		ServingSecret:                   WebhookSecret,
 		Service:                         WebhookService,
@@ -95,7 +104,7 @@ func WebhookOptions() Options {
 func ScalerOptions() Options {
 	return Options{
 		Mode:          ModeSelfManaged,
-		Namespace:     Namespace,
+		Namespace:     InstallNamespace(),
 		CASecret:      CASecret,
 		ServingSecret: ScalerSecret,
 		Service:       ScalerService,
@@ -105,10 +114,25 @@ func ScalerOptions() Options {
 	}
 }
 
-// BindFlags registers --cert-mode, --cert-dir, --cert-validity and
+// InstallNamespace is the namespace this binary runs in: $POD_NAMESPACE, else Namespace.
+func InstallNamespace() string {
+	if ns := os.Getenv(NamespaceEnv); ns != "" {
+		return ns
+	}
+	return Namespace
+}
+
+// BindFlags registers --namespace, --cert-mode, --cert-dir, --cert-validity and
 // --cert-sync-interval, with the current values as defaults, so every binary spells
 // them alike (the cert-manager manifests patch --cert-mode).
 func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.Func("namespace", "namespace inferscale runs in: its Secrets, Services and Lease (default $"+NamespaceEnv+", else "+Namespace+")", func(v string) error {
+		if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+			return fmt.Errorf("%q is no namespace name: %s", v, strings.Join(errs, "; "))
+		}
+		o.Namespace = v
+		return nil
+	})
 	fs.StringVar(&o.Mode, "cert-mode", o.Mode, "serving certificates: "+ModeSelfManaged+" (create, rotate and publish them) or "+ModeCertManager+" (serve what is mounted)")
 	fs.StringVar(&o.CertDir, "cert-dir", o.CertDir, "directory of tls.crt, tls.key and ca.crt; written in "+ModeSelfManaged+" mode, read in both")
 	fs.DurationVar(&o.Validity, "cert-validity", o.Validity, "validity of self-managed serving certificates; they are renewed when a third is left")
@@ -124,7 +148,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("cert mode %q: want %s or %s", o.Mode, ModeSelfManaged, ModeCertManager)
 	}
 	if o.Namespace == "" {
-		o.Namespace = Namespace
+		o.Namespace = InstallNamespace()
 	}
 	if o.CASecret == "" {
 		o.CASecret = CASecret
@@ -142,6 +166,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.Clock = clock.RealClock{}
 	}
 	var errs []error
+	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("namespace %q: %s", o.Namespace, strings.Join(msgs, "; ")))
+	}
 	if o.ServingSecret == "" {
 		errs = append(errs, errors.New("serving secret name is empty"))
 	}

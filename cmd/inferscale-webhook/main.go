@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -55,18 +56,22 @@ func run() error {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.StringVar(&metrics, "metrics-bind-address", ":8080", "address of /metrics; 0 disables it")
 	flag.StringVar(&caFile, "agent-ca-file", "", "PEM bundle injected into agents (INFERSCALE_CA_BUNDLE) to trust the scaler; default: ca.crt in --cert-dir")
-	flag.StringVar(&excluded, "excluded-namespaces", strings.Join(optin.DefaultOptions().ExcludedNamespaces, ","), "comma-separated namespaces never injected")
+	flag.StringVar(&excluded, "excluded-namespaces", metav1.NamespaceSystem, "comma-separated namespaces never injected, besides --namespace (inferscale's own)")
 	flag.IntVar(&ceiling, "max-replicas-ceiling", int(policy.DefaultMaxReplicas), "largest spec.maxReplicas a policy may have in this cluster")
 	template.BindFlags(flag.CommandLine)
 	certOpts.BindFlags(flag.CommandLine)
 	zapOptions.BindFlags(flag.CommandLine)
 	flag.Parse()
+	// The agents report to the scaler of this install unless told otherwise.
+	if !flagSet("scaler-url") {
+		template.ScalerURL = inject.ScalerURL(certOpts.Namespace)
+	}
 	if caFile == "" {
 		caFile = certs.CABundleFile(certOpts.CertDir)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))
 	log := ctrl.Log.WithName("inferscale-webhook")
-	log.Info("starting", "version", version.String(), "certMode", certOpts.Mode, "agentImage", template.Image)
+	log.Info("starting", "version", version.String(), "namespace", certOpts.Namespace, "certMode", certOpts.Mode, "agentImage", template.Image, "scalerURL", template.ScalerURL)
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -119,7 +124,7 @@ func run() error {
 	if ceiling < 1 || ceiling > math.MaxInt32 {
 		return fmt.Errorf("--max-replicas-ceiling %d: want 1 to %d", ceiling, math.MaxInt32)
 	}
-	opts := server.Options{Template: template, CAFile: caFile, OptIn: optin.Options{ExcludedNamespaces: splitList(excluded)}, MaxReplicasCeiling: int32(ceiling)}
+	opts := server.Options{Template: template, CAFile: caFile, OptIn: optin.Options{ExcludedNamespaces: append(splitList(excluded), certOpts.Namespace)}, MaxReplicasCeiling: int32(ceiling)}
 	server.RegisterMetrics(ctrlmetrics.Registry)
 	if err := server.Setup(mgr, opts); err != nil {
 		return fmt.Errorf("webhooks: %w", err)
@@ -128,6 +133,13 @@ func run() error {
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// flagSet reports whether the command line set the flag.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func splitList(s string) []string {

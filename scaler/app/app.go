@@ -150,7 +150,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(o.APIQPS), o.APIBurst
-	namespace := envOr("POD_NAMESPACE", certs.Namespace)
+	namespace := o.Certs.Namespace
+	if namespace == "" {
+		namespace = certs.InstallNamespace()
+	}
 	podName := os.Getenv("POD_NAME")
 	if o.LeaderElection && podName == "" {
 		return errors.New("POD_NAME must name this pod (downward API) for the leader label")
@@ -322,11 +325,4 @@ func ensureCerts(ctx context.Context, cm *certs.Manager, log logr.Logger) error 
 		case <-time.After(2 * time.Second):
 		}
 	}
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

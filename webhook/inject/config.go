@@ -87,12 +87,17 @@ type Config struct {
 	ModelMetrics []string
 }
 
+// ScalerURL is the report endpoint of the scaler installed in namespace (its Service).
+func ScalerURL(namespace string) string {
+	return "https://inferscale-scaler." + namespace + ".svc:8443"
+}
+
 // DefaultConfig returns the template of a default install.
 func DefaultConfig() Config {
 	return Config{
 		Image:           "inferscale/inferscale-agent:v0.1.0",
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		ScalerURL:       "https://inferscale-scaler.inferscale-system.svc:8443",
+		ScalerURL:       ScalerURL("inferscale-system"),
 		ListenPort:      9080,
 		AdminPort:       9090,
 		Resources: corev1.ResourceRequirements{

@@ -98,12 +98,23 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	var driving *evaluation
 	var firstInvalid *evaluation
 	invalid, agentMetrics := 0, false
+	sized := int32(-1) // the largest demand sized from a rate ÷ a learned capacity
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]
 		agentMetrics = agentMetrics || isAgentMetric(m)
 		ev := &evals[i]
 		e.evaluate(m, ev)
 		d.Metrics[i] = ev.status
+		if ev.err == nil && !ev.abstain && ev.sized {
+			sized = max(sized, ev.demand)
+		}
+	}
+	for i := range spec.Metrics {
+		ev := &evals[i]
+		if comingCapacity(&e, &spec.Metrics[i], ev, sized) {
+			ev.replicas = max(cur, sized)
+			d.Metrics[i].RecommendedReplicas = ev.replicas
+		}
 		switch {
 		case ev.err != nil:
 			if firstInvalid == nil {
@@ -298,6 +309,18 @@ func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
 	return *d
 }
 
+// comingCapacity reports whether pods still starting are the answer to ev already: a latency
+// metric has learned the capacity and sized the demand (sized ≥ 0), pods are starting, and ev,
+// another of the agents' metrics, asks for more than the current count and that demand. What
+// the ready pods hold in flight grows by the backlog of the wait every tick, and a metric of it
+// (queue depth, a model's waiting requests) would ask again every tick (2 → 4 → 8 → 16 while
+// the first pods still load their model); the demand rate says whether the pods already asked
+// for are enough.
+func comingCapacity(e *evaluator, m *v1alpha1.MetricSpec, ev *evaluation, sized int32) bool {
+	return sized >= 0 && e.ready < int(e.cur) && isAgentMetric(m) && !ev.sized &&
+		ev.err == nil && !ev.abstain && ev.replicas > max(e.cur, sized)
+}
+
 // burstRecommendation evaluates the agents' metrics over win (the burst window) and returns the
 // largest demand (Knative's desired panic pod count) and the evaluation that gave it; ok is
 // false when no metric gave one.
@@ -322,11 +345,14 @@ func (a *Autoscaler) burstRecommendation(spec *v1alpha1.AutoscalingPolicySpec, w
 			rec, driving, ok = ev.demand, *ev, true
 		}
 	}
-	// Coming capacity: while pods are starting, what the ready ones hold in flight grows by
-	// the backlog of the wait, and a metric of it (queue depth, a model's waiting requests)
-	// would ask again every tick. The demand rate, which the backlog does not inflate, says
-	// whether the pods asked for are enough.
-	if ok && sized >= 0 && e.ready < int(e.cur) && rec > max(e.cur, sized) {
+	// A backlog is no demand for more replicas: requests queued at a pod stay there (the
+	// Service balances connections, nothing moves a queued request to a new pod), so what the
+	// pods hold in flight, which grows by the backlog (while pods start, every tick), asks
+	// for pods that would get only new requests; a metric of it (queue depth, a model's
+	// waiting requests) would ask again every tick, 2 → 6 → 11 → 22 → maxReplicas while the
+	// first pods drain. The demand rate, which counts the backlog's growth but not its size,
+	// says how many pods the requests still to come need.
+	if ok && sized >= 0 && rec > max(e.cur, sized) {
 		rec = max(e.cur, sized)
 		driving.demand = rec
 	}

@@ -2,6 +2,8 @@ package decision
 
 import (
 	"fmt"
+	"github.com/inferscale/inferscale/api/v1alpha1"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,8 +57,9 @@ func servedInput(current int32, ready int, rate, inFlight, p99 float64) *Input {
 		name := fmt.Sprintf("test-pod-%d", i)
 		st := in.Stable.Pods[name]
 		st.RequestRate = rate
+		st.InFlightLast = inFlight
 		in.Stable.Pods[name] = st
-		in.Burst.Pods[name] = window.PodStats{Seconds: 6, RequestRate: rate, InFlight: inFlight}
+		in.Burst.Pods[name] = window.PodStats{Seconds: 6, RequestRate: rate, InFlight: inFlight, InFlightLast: inFlight}
 	}
 	in.Stable.Latency = latencySketch(1000, p99)
 	in.Burst.Latency = latencySketch(100, p99)
@@ -86,8 +89,9 @@ func TestLatencySizesFromDemandOverCapacity(t *testing.T) {
 			// 2 Ready pods at 8 req/s each need 4 of 4 req/s; 4 exist, 2 still starting.
 			capacity{safe: 4, safeLatency: 0.9, saturated: 5}, withStarting(servedInput(4, 2, 8, 4, 3), 2), 4},
 		{"a growing backlog is demand",
-			// 2 pods finishing 4 req/s each, in flight up from 10 to 37 per pod between the
-			// stable and the burst window: 54 more over 27 s, 2 req/s not yet served.
+			// 2 pods finishing 4 req/s each, in flight 10 per pod on average over the stable
+			// window and 37 in its newest second: 54 more over 29.5 s, 1.8 req/s not yet
+			// served.
 			capacity{safe: 4, safeLatency: 0.9, saturated: 5}, withGrowth(servedInput(2, 2, 4, 10, 0.5), 37), 3},
 		{"requests the agents refused are demand",
 			// 2 pods finishing 4 req/s each and refusing 2 more each: 12 req/s at 4.
@@ -138,11 +142,17 @@ func withRejected(in *Input, rate float64) *Input {
 	return in
 }
 
-// withGrowth sets every pod's burst-window in-flight average to burst.
-func withGrowth(in *Input, burst float64) *Input {
-	for name, st := range in.Burst.Pods {
-		st.InFlight = burst
-		in.Burst.Pods[name] = st
+// withGrowth makes every pod hold level in flight over the burst window and in the newest
+// second, above the stable window's average: a backlog that built up and now stands.
+func withGrowth(in *Input, level float64) *Input {
+	for _, w := range []*Window{&in.Stable, &in.Burst} {
+		for name, st := range w.Pods {
+			if w == &in.Burst {
+				st.InFlight = level
+			}
+			st.InFlightLast = level
+			w.Pods[name] = st
+		}
 	}
 	return in
 }
@@ -185,25 +195,72 @@ func TestLatencyLearnsAcrossTicks(t *testing.T) {
 	}
 }
 
-// While pods are starting, a backlog metric's burst demand is held to what the demand rate
-// asks for: the backlog of the wait is not demand for more pods.
-func TestBurstCountsStartingPodsAsComingCapacity(t *testing.T) {
-	spec := policy(1, 30, latencyP99(time.Second, 20), queueDepth("8"))
+// A step of arrivals shows in the burst window's trend within seconds: the pods' newest second
+// against the window's average.
+func TestBurstSeesAStepOfArrivals(t *testing.T) {
+	learned := capacity{safe: 8, safeLatency: 0.9, saturated: 10}
+	for _, tc := range []struct {
+		name       string
+		last       float64 // in flight per pod in the newest second of the burst window
+		want       int32
+		wantDemand string
+	}{
+		// 2 pods finishing 8 req/s each (saturated), 20 in flight on average over the 6 s
+		// burst window: 16 req/s served.
+		{"flat: what is served is the demand", 20, 2, "16/s"},
+		// 35 in flight in the newest second: 15 more per pod over 2.5 s, 12 req/s more
+		// arriving than served, 28 req/s at 8 per replica.
+		{"rising: the backlog's growth is demand", 35, 4, "28/s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := servedInput(2, 2, 8, 20, 0.5)
+			for name, st := range in.Burst.Pods {
+				st.InFlightLast = tc.last
+				in.Burst.Pods[name] = st
+			}
+			a := &Autoscaler{capacity: map[string]*capacity{"Latency p99": ptrTo(learned)}, recommendations: []timestampedRecommendation{}}
+			d := a.Decide(in, t0)
+			if d.DesiredReplicas != tc.want || !strings.Contains(d.Reason, "demand "+tc.wantDemand) {
+				t.Errorf("desired %d, want %d with demand %s (%s)", d.DesiredReplicas, tc.want, tc.wantDemand, d.Reason)
+			}
+		})
+	}
+}
+
+// A backlog metric (queue depth) is held to what the demand rate asks for once a latency
+// metric knows the capacity: in burst mode always, since requests queued at a pod stay there
+// whether the pods asked for are starting or Ready; outside it while pods start, since they
+// are the answer already. With every pod Ready and no burst it is HPA's rule.
+func TestBacklogMetricsHeldToTheDemandRate(t *testing.T) {
 	learned := capacity{safe: 8, safeLatency: 0.9, saturated: 10}
 	for _, tc := range []struct {
 		name     string
+		burst    bool
 		starting int
+		stable   float64 // in flight per Ready pod over the stable window
+		inFlight float64 // per Ready pod, in the burst window and now
 		want     int32
 	}{
-		// 2 Ready pods finishing 8 req/s each within target, their in-flight up from 10 to 40
-		// each in the burst window: 18.2 req/s of demand, 3 replicas of at least 8 req/s, so
-		// the 4 already asked for suffice; queue depth 8 reads the 80 in flight as 10.
-		{"pods starting: the demand rate decides", 2, 4},
-		{"none starting: the backlog is real and queue depth decides", 0, 10},
+		// 2 Ready pods finishing 8 req/s each within target, 40 in flight each in the burst
+		// window and now, 10 on average over the stable window: 18 req/s of demand, 3
+		// replicas of at least 8 req/s, so the 4 already asked for suffice; queue depth 8
+		// reads the 80 in flight as 10.
+		{"burst, pods starting: the demand rate decides", true, 2, 10, 40, 4},
+		// All Ready: the 80 in flight are queued at the 2 pods and stay there; more pods serve
+		// only what is still to come, which the demand rate measures.
+		{"burst, none starting: the backlog stays where it is, the demand rate decides", true, 0, 10, 40, 3},
+		// No burst mode, 20 in flight each throughout: 16 req/s of demand, 2 replicas. Queue depth 8
+		// reads the 40 in flight as 5 with every pod Ready, and as 5 with 2 more starting (HPA
+		// counts them at 0 on a scale-up: 10 per pod of 4), which they already answer.
+		{"no burst, pods starting: the count asked for stands", false, 2, 20, 20, 4},
+		{"no burst, all Ready: queue depth decides", false, 0, 20, 20, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := withStarting(withGrowth(servedInput(int32(2+tc.starting), 2, 8, 10, 0.5), 40), tc.starting)
-			in.Spec = spec
+			in := withStarting(withGrowth(servedInput(int32(2+tc.starting), 2, 8, tc.stable, 0.5), tc.inFlight), tc.starting)
+			in.Spec = policy(1, 30, latencyP99(time.Second, 20), queueDepth("8"))
+			if !tc.burst {
+				in.Spec.Burst = &v1alpha1.BurstSpec{Threshold: ptrTo(int32(1000))}
+			}
 			a := &Autoscaler{capacity: map[string]*capacity{"Latency p99": ptrTo(learned)}, recommendations: []timestampedRecommendation{}}
 			d := a.Decide(in, t0)
 			if d.DesiredReplicas != tc.want {

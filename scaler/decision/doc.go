@@ -53,12 +53,17 @@
 // saturated (never below safe), or, before any saturation, for safe × min(1.5, target ÷ the
 // percentile then), which lets an over-provisioned target come down. It recommends demand ÷
 // that rate, demand being the ready pods' completions, the requests their agents refused
-// (queue full) and the growth of what they hold in flight from the stable to the burst window
-// (Little's law: a backlog building up is demand not yet served); within the scale-up or
+// (queue full) and the growth of what they hold in flight (Little's law: a backlog building up
+// is demand not yet served), read per window as the newest second's in-flight against the
+// window's average over the half window between them, so a step shows in the burst window
+// within seconds; within the scale-up or
 // scale-down tolerance of the current count it holds, and while the percentile is over target
 // it never recommends fewer than the current count. The recommendation is a count, not a
 // multiple of the ready pods, so pods still starting are capacity coming: a slow start asks
-// for nothing twice. A violation at a rate once proven safe in a steady window means heavier
+// for nothing twice. For the same reason, while pods start and a latency metric has sized the
+// demand, any other metric of the agents (queue depth, a model's gauge, which grow by the
+// backlog of the wait at the ready pods every tick) recommends at most the larger of the
+// current count and that demand. A violation at a rate once proven safe in a steady window means heavier
 // requests and restarts the learning from that rate. The capacities live in the Autoscaler
 // (lost on a restart or failover, relearned from the next windows). Until anything is learned
 // (no request served within target yet) it is HPA's object-metric rule
@@ -108,12 +113,13 @@
 // threshold percent of the ready pods (at least one), burst mode starts or is extended; it
 // ends when a whole stable window has passed without the threshold being crossed again. While
 // it lasts the recommendation is the largest of the stable and burst recommendations, and
-// never below the current count: no scale-down. While pods are starting and a latency metric
-// has learned its capacity, the burst recommendation is at most the larger of the current
-// count and that metric's demand ÷ capacity: what the ready pods hold in flight grows by the
-// backlog of the wait, and a metric of it (queue depth) would otherwise ask again every tick
-// (2 → 4 → 8 → 16 while the first pods still load their model); the demand rate says whether
-// the pods already asked for are enough.
+// never below the current count: no scale-down. When a latency metric has learned its
+// capacity, the burst recommendation is at most the larger of the current count and that
+// metric's demand ÷ capacity: requests queued at a pod stay at that pod, so what the pods hold
+// in flight grows by a backlog that new pods cannot take, and a metric of it (queue depth)
+// would otherwise ask again every tick (2 → 6 → 11 → 22 → maxReplicas while the first pods
+// drain their queues, or still load their model); the demand rate, which counts the backlog's
+// growth but not its size, says whether the pods already asked for are enough.
 //
 // Going up, burst mode skips scale-up stabilization and the rate policies, as Knative skips
 // its own rate smoothing in panic mode — but only as far as more than one pod evidences: the

@@ -97,11 +97,15 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 }
 
 // served returns what the ready pods with data saw over e's window: completions per second,
-// refusals per second (requests their agents rejected, queue full), the growth per second of
-// what they hold in flight from the stable to the burst window (a backlog building up is
-// demand not yet served; negative while one drains), and how many they are.
+// refusals per second (requests their agents refused, queue full), the growth per second of
+// what they hold in flight (a backlog building up is demand not yet served; negative while
+// one drains), and how many they are.
 func (e *evaluator) served() (done, refused, growth float64, n int) {
-	var stable, burst float64
+	// The window's average stands half the window before now, its newest second half a second
+	// before now: their difference over that span is the trend of a ramp, and a step already
+	// shows after a few seconds, which a difference of two windows' averages (the stable one
+	// centred half a minute back) would show only damped tenfold.
+	span := (e.win.Window.Seconds() - 1) / 2
 	for i := range e.in.Pods {
 		p := &e.in.Pods[i]
 		st, has := e.win.Pods[p.Name]
@@ -111,17 +115,11 @@ func (e *evaluator) served() (done, refused, growth float64, n int) {
 		done += st.RequestRate
 		refused += st.RejectedRate
 		n++
-		// Only pods that reported for the whole stable window: a pod that just joined fills
-		// its batch from new requests, which is no backlog.
-		if s := e.in.Stable.Pods[p.Name]; s.Seconds >= fullCoverage*e.in.Stable.Window.Seconds() {
-			stable += s.InFlight
-			burst += e.in.Burst.Pods[p.Name].InFlight
+		// Only pods that reported for the whole window: a pod that just joined fills its
+		// batch from new requests, which is no backlog.
+		if span > 0 && st.Seconds >= fullCoverage*e.win.Window.Seconds() {
+			growth += (st.InFlightLast - st.InFlight) / span
 		}
-	}
-	// The burst window's average stands half a burst window before now, the stable one's
-	// half a stable window.
-	if span := (e.in.Stable.Window - e.in.Burst.Window).Seconds() / 2; span > 0 {
-		growth = (burst - stable) / span
 	}
 	return done, refused, growth, n
 }

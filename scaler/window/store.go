@@ -314,6 +314,9 @@ type PodStats struct {
 	RejectedRate float64
 	// InFlight and Queue are time-weighted averages.
 	InFlight, Queue float64
+	// InFlightLast is the time-weighted average in flight over the newest second of the
+	// window the pod reported for: with InFlight it gives the trend (a backlog building up).
+	InFlightLast float64
 	// GPU summarises the GPU readings; HasGPU is false when no report carried a GPU.
 	GPU    GPUStats
 	HasGPU bool
@@ -390,6 +393,9 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 				continue
 			}
 			st.Seconds += b.covered
+			if b.covered > 0 {
+				st.InFlightLast = b.inFlight / b.covered
+			}
 			st.Requests += b.requests
 			st.Errors += b.errors
 			st.Rejected += b.rejected

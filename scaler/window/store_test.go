@@ -55,7 +55,7 @@ func TestRecordUnknownTarget(t *testing.T) {
 func TestWindowAveragesAndRates(t *testing.T) {
 	s, clk := newStore(t, Config{Window: 60 * time.Second, Latency: true, TimeToFirstByte: true, ModelMetrics: []string{"waiting"}})
 	// Pod a: 60 s of 10 req/s, in-flight 2 for 30 s then 4 for 30 s; 100ms latency.
-	// Pod b: 10 s of 30 req/s at 1 s latency, started late.
+	// Pod b: 10 s of 30 req/s at 1 s latency, started late, in-flight 6 and 9 in the last second.
 	for i := range 60 {
 		ra := report(10, 0.1, 2)
 		if i >= 30 {
@@ -75,6 +75,9 @@ func TestWindowAveragesAndRates(t *testing.T) {
 		if i >= 50 {
 			rb := report(30, 1, 6)
 			rb.Requests.Rejected = 5 // its queue is full: refused, in no sketch
+			if i == 59 {
+				rb.InFlight.Average = 9 // a backlog building up in the newest second
+			}
 			if err := s.Record(key, Pod{"b", "ub"}, rb); err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +105,9 @@ func TestWindowAveragesAndRates(t *testing.T) {
 		{"a.ModelMetrics[waiting]", a.ModelMetrics["waiting"], 1},
 		{"b.Seconds", b.Seconds, 10},
 		{"b.RequestRate", b.RequestRate, 30},
-		{"b.InFlight", b.InFlight, 6},
+		{"b.InFlight", b.InFlight, 6.3},
+		{"b.InFlightLast", b.InFlightLast, 9},
+		{"a.InFlightLast", a.InFlightLast, 4},
 		{"b.RejectedRate", b.RejectedRate, 5},
 		{"a.RejectedRate", a.RejectedRate, 0},
 	}
@@ -139,8 +144,8 @@ func TestWindowAveragesAndRates(t *testing.T) {
 	if got := burst.Pods["a"].Requests; got != 60 {
 		t.Errorf("burst window requests of a = %d, want 60", got)
 	}
-	if got := burst.Pods["b"].InFlight; got != 6 {
-		t.Errorf("burst window in-flight of b = %v, want 6", got)
+	if got := burst.Pods["b"].InFlight; got != 6.5 {
+		t.Errorf("burst window in-flight of b = %v, want 6.5", got)
 	}
 	if got := burst.Latency.Count(); got != 60+180 {
 		t.Errorf("burst window latency count = %d, want 240", got)

@@ -54,7 +54,7 @@ var Presets = map[string]Config{
 	// served 229.5 requests/s (12 slots ÷ 229.5/s = 52.3 ms), and one replica outside it 77.6/s
 	// (51.5 ms). The first of its 8 tokens comes with the zero-length prefill and the other 7
 	// take one decode step each. Its pods become Ready 2 to 6 s after the scaler asks for them
-	// on the 2-core local cluster under the demo's load (10 scale-ups in two `make demo` runs);
+	// on the 2-core local cluster under the demo's load (16 scale-ups in three `make demo` runs);
 	// 4 s is the middle. See sim/README.md. CPU: a 50m request as the demo sets it; the
 	// agent's proxy spends about half a millisecond of cpu per request.
 	"e2e": {

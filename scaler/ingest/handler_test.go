@@ -123,6 +123,9 @@ func TestAnswers(t *testing.T) {
 	stale.Interval.Start, stale.Interval.End = stale.Interval.Start.Add(-time.Hour), stale.Interval.End.Add(-time.Hour)
 	absurd := validReport("a")
 	absurd.InFlight = reportv1.Gauge{Average: 1e6, Max: 1.7e308}
+	// A scrape error an agent did not bound or make printable (terminal escapes).
+	scrapeErr := validReport("a")
+	scrapeErr.ModelMetricsScrape = &reportv1.ModelMetricsScrape{Error: "status 404\x1b[2J"}
 	huge := append(append([]byte(`{"apiVersion":"`), bytes.Repeat([]byte("x"), reportv1.MaxReportBytes)...), `"}`...)
 
 	for _, c := range []struct {
@@ -144,6 +147,7 @@ func TestAnswers(t *testing.T) {
 		{name: "invalid field", token: "tok-a", body: encode(t, badField), status: 400, reason: "invalid", inError: "latency.count"},
 		{name: "stale", token: "tok-a", body: encode(t, stale), status: 400, reason: "invalid", inError: "interval.end"},
 		{name: "absurd gauge", token: "tok-a", body: encode(t, absurd), status: 400, reason: "invalid", inError: "inFlight.max"},
+		{name: "unprintable scrape error", token: "tok-a", body: encode(t, scrapeErr), status: 400, reason: "invalid", inError: "modelMetricsScrape.error"},
 		{name: "pod not scaled", token: "tok-stray", body: encode(t, validReport("stray")), status: 403, reason: "not_scaled"},
 		{name: "owner reference not verified", token: "tok-forged", body: encode(t, validReport("forged")), status: 403, reason: "owner_unverified", inError: "a Deployment does not control Pods"},
 	} {

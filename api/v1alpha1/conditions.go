@@ -50,6 +50,10 @@ const (
 	ReasonPodsUnschedulable = "PodsUnschedulable"
 	ReasonAmbiguousPolicies = "AmbiguousPolicies"
 	ReasonPaused            = "Paused"
+	// ReasonSeldonReplicasOverridden: the target is a SeldonDeployment one of whose predictors
+	// or componentSpecs sets its own replicas, which Seldon's operator prefers to spec.replicas
+	// (the field its /scale writes), so the scaler does not write.
+	ReasonSeldonReplicasOverridden = "SeldonReplicasOverridden"
 
 	// ScalingActive True.
 	ReasonValidMetricFound = "ValidMetricFound"

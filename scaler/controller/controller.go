@@ -258,6 +258,17 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, v1alpha1.ReasonFailedGetScale, err.Error()), nil)
 		return
 	}
+	seldon, err := c.seldonScale(ctx, st.key)
+	if err != nil {
+		c.opts.Metrics.tickError(nn, "scale_get")
+		st.logOnce(log, err, "Reading the SeldonDeployment failed")
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, v1alpha1.ReasonFailedGetScale, err.Error()), nil)
+		return
+	}
+	if msg := overrideMessage(seldon); msg != "" {
+		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.AbleToScale, v1alpha1.ReasonSeldonReplicasOverridden, msg), nil)
+		return
+	}
 	podsCtx, cancel := c.bounded(ctx)
 	pods, sel, err := c.targetPods(podsCtx, st.key, sc.Status.Selector)
 	cancel()
@@ -267,6 +278,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		c.writeStatus(ctx, log, p, st, now, nil, failed(v1alpha1.ScalingActive, v1alpha1.ReasonFailedListPods, err.Error()), nil)
 		return
 	}
+	pods = seldonPods(pods, seldon)
 
 	in := decision.Input{
 		Spec:            spec,
@@ -280,7 +292,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	for i := range pods {
 		in.Pods = append(in.Pods, decisionPod(&pods[i]))
 	}
-	if in.HPAConflict, err = c.hpaConflict(ctx, st.key); err != nil {
+	if in.HPAConflict, err = c.hpaConflict(ctx, st.key, seldon); err != nil {
 		st.logOnce(log, err, "Listing HorizontalPodAutoscalers failed")
 	} else {
 		st.lastErr = ""
@@ -401,10 +413,10 @@ func scaleError(verb string, gr schema.GroupResource, k target.Key, err error) e
 }
 
 // hpaConflict names an HPA that scales the same target. For a SeldonDeployment that includes
-// the HPAs Seldon's operator creates from its componentSpecs' hpaSpec: they scale the child
-// Deployments (labelled with the SeldonDeployment's id), so whatever the scaler wrote they
-// would undo.
-func (c *Controller) hpaConflict(ctx context.Context, k target.Key) (string, error) {
+// an HPA on one of the Deployments its operator makes (s), the HPAs the operator creates from
+// hpaSpecs (labelled with the SeldonDeployment's id) and, before they exist, the hpaSpecs and
+// kedaSpecs themselves: whatever the scaler wrote they would undo.
+func (c *Controller) hpaConflict(ctx context.Context, k target.Key, s *workload.SeldonScale) (string, error) {
 	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	var hpas autoscalingv2.HorizontalPodAutoscalerList
@@ -418,12 +430,18 @@ func (c *Controller) hpaConflict(ctx context.Context, k target.Key) (string, err
 		if gv.Group == k.Group && ref.Kind == k.Kind && ref.Name == k.Name {
 			return h.Name, nil
 		}
-		if seldon && gv.Group == workload.Deployment.Group && ref.Kind == workload.Deployment.Kind &&
-			h.Labels[workload.SeldonDeploymentIDLabel] == workload.SeldonDeploymentID(k.Name) {
+		if !seldon || gv.Group != workload.Deployment.Group || ref.Kind != workload.Deployment.Kind {
+			continue
+		}
+		if comp, ok := seldonChild(s, ref.Name); ok {
+			return fmt.Sprintf("%s (it scales Deployment %s, which Seldon makes from spec.predictors[%d].componentSpecs[%d])",
+				h.Name, ref.Name, comp.PredictorIndex, comp.Index), nil
+		}
+		if h.Labels[workload.SeldonDeploymentIDLabel] == workload.SeldonDeploymentID(k.Name) {
 			return fmt.Sprintf("%s (created by Seldon from an hpaSpec; it scales Deployment %s)", h.Name, ref.Name), nil
 		}
 	}
-	return "", nil
+	return seldonAutoscaled(s), nil
 }
 
 func (c *Controller) observe(policy types.NamespacedName, in *decision.Input, d *decision.Decision) {

@@ -142,12 +142,7 @@ func newFixture(t *testing.T, objs ...client.Object) *fixture {
 			Status:     autoscalingv1.ScaleStatus{Replicas: f.replicas, Selector: "app=llama"},
 		}, nil
 	})
-	f.scales.AddReactor("update", "deployments", func(a clienttesting.Action) (bool, runtime.Object, error) {
-		sc := a.(clienttesting.UpdateAction).GetObject().(*autoscalingv1.Scale)
-		f.updates = append(f.updates, sc.Spec.Replicas)
-		f.replicas = sc.Spec.Replicas
-		return true, sc, nil
-	})
+	f.scales.AddReactor("update", "deployments", f.scaleUpdate)
 
 	mapper := meta.NewDefaultRESTMapper(nil)
 	mapper.Add(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, meta.RESTScopeNamespace)
@@ -161,14 +156,28 @@ func newFixture(t *testing.T, objs ...client.Object) *fixture {
 	return f
 }
 
-// report records one second of in-flight load for pod.
+// scaleUpdate is the fake /scale write: it records the count and keeps it.
+func (f *fixture) scaleUpdate(a clienttesting.Action) (bool, runtime.Object, error) {
+	sc := a.(clienttesting.UpdateAction).GetObject().(*autoscalingv1.Scale)
+	f.updates = append(f.updates, sc.Spec.Replicas)
+	f.replicas = sc.Spec.Replicas
+	return true, sc, nil
+}
+
+// report records one second of in-flight load for pod of the Deployment llama.
 func (f *fixture) report(pod string, inFlight float64) {
+	f.t.Helper()
+	f.reportTo(deployKey, pod, inFlight)
+}
+
+// reportTo records one second of in-flight load for pod of target k.
+func (f *fixture) reportTo(k target.Key, pod string, inFlight float64) {
 	f.t.Helper()
 	r := &reportv1.Report{
 		Interval: reportv1.Interval{Start: f.clock.Now().Add(-time.Second), End: f.clock.Now()},
 		InFlight: reportv1.Gauge{Average: inFlight, Max: inFlight},
 	}
-	if err := f.store.Record(deployKey, window.Pod{Name: pod, UID: "uid-" + pod}, r); err != nil {
+	if err := f.store.Record(k, window.Pod{Name: pod, UID: "uid-" + pod}, r); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -312,11 +321,11 @@ func TestSeldonCreatedHPAIsAConflict(t *testing.T) {
 	}
 	f := newFixture(t, seldonHPA("other-default-0-classifier", "other"))
 	iris := target.Key{Namespace: ns, Group: workload.SeldonGroup, Kind: "SeldonDeployment", Name: "iris"}
-	if got, err := f.c.hpaConflict(context.Background(), iris); err != nil || got != "" {
+	if got, err := f.c.hpaConflict(context.Background(), iris, nil); err != nil || got != "" {
 		t.Errorf("another SeldonDeployment's HPA: conflict %q, %v", got, err)
 	}
 	f = newFixture(t, seldonHPA("iris-default-0-classifier", "iris"))
-	got, err := f.c.hpaConflict(context.Background(), iris)
+	got, err := f.c.hpaConflict(context.Background(), iris, nil)
 	if err != nil || !strings.Contains(got, "iris-default-0-classifier") || !strings.Contains(got, "hpaSpec") {
 		t.Errorf("Seldon's HPA on a child Deployment: conflict %q, %v; want it named", got, err)
 	}

@@ -44,6 +44,10 @@ type Validator struct {
 	// Access checks that the requesting user may update the target's /scale. Required: a
 	// Validator without it refuses every policy whose spec changes.
 	Access *ScaleAccess
+	// Targets reads a SeldonDeployment target's spec, to warn when the scaler could not scale
+	// it; the API server in production (the cache holds owners as metadata only, and policies
+	// are created rarely). Nil skips that warning.
+	Targets client.Reader
 	// MaxReplicas is the cluster-wide ceiling of spec.maxReplicas; 0 is DefaultMaxReplicas.
 	MaxReplicas int32
 	// Workloads reads the target for the ModelMetric warnings, and Inject is the webhook's
@@ -237,6 +241,8 @@ func (v *Validator) checkState(ctx context.Context, namespace string, p *v1alpha
 				"(its status shows AbleToScale=False, reason HPAConflict) until that HPA is deleted", h.Name, target))
 		}
 	}
+
+	warnings = append(warnings, v.seldonWarnings(ctx, namespace, gvk, ref.Name)...)
 
 	if v.Scales != nil {
 		known, scalable, err := v.Scales.HasScale(ctx, gvk)

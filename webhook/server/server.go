@@ -80,6 +80,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	}
 	validator := &policy.Validator{
 		Reader:      mgr.GetCache(),
+		Targets:     mgr.GetAPIReader(),
 		Scales:      &policy.DiscoveryScales{Mapper: mgr.GetRESTMapper(), Discovery: disco, Clock: clock.RealClock{}, TTL: time.Minute},
 		Access:      &policy.ScaleAccess{Reviewer: kube.AuthorizationV1().SubjectAccessReviews(), Mapper: mgr.GetRESTMapper()},
 		MaxReplicas: opts.MaxReplicasCeiling,

@@ -9,18 +9,15 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/utils/ptr"
 
 	"github.com/inferscale/inferscale/webhook/inject"
 	"github.com/inferscale/inferscale/webhook/optin"
-	"github.com/inferscale/inferscale/workload"
 )
 
 func createService(t *testing.T, ns, name string, targetPort intstr.IntOrString) *corev1.Service {
@@ -198,69 +195,30 @@ spec:
 `, group, version, kind, plural, strings.ToLower(kind), strings.Join(shortNames, ", "))
 }
 
-// The pods of a SeldonDeployment get the agent: the SeldonDeployment carries the
-// annotation, and owns the Deployment its operator would create, with Seldon's labels
-// and its two containers (the model on 9000/9500 and the executor on 8000/5001). The
-// agent fronts the executor, where the SeldonDeployment's traffic enters.
+// The pods of a SeldonDeployment get the agent: the SeldonDeployment itself carries the
+// annotation (not its spec.annotations, which Seldon copies to its pods), so the webhook finds
+// it up the owner chain of the Deployment the operator fixture makes, with the operator's labels
+// and two containers (the model on 9000/9500 and the executor on 8000/5001). The agent fronts
+// the executor, where the SeldonDeployment's traffic enters.
 func TestWebhookInjectsSeldonDeploymentPods(t *testing.T) {
-	requireInferscale(t)
-	if out, err := applyManifest(t, seldonCRD); err != nil {
-		t.Fatalf("install the SeldonDeployment CRD: %v\n%s", err, out)
-	}
+	ns := seldonNamespace(t)
 	t.Cleanup(func() {
 		if out, err := testCluster.Kubectl(context.Background(), "delete", "crd", "seldondeployments.machinelearning.seldon.io", "--wait=false"); err != nil {
 			t.Errorf("delete the SeldonDeployment CRD: %v\n%s", err, out)
 		}
 	})
-	kubectl(t, "wait", "--for=condition=Established", "--timeout=60s", "crd/seldondeployments.machinelearning.seldon.io")
-	ns := newNamespace(t)
-
-	c := newClient(t)
 	sdep := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "machinelearning.seldon.io/v1",
 		"kind":       "SeldonDeployment",
 		"metadata":   map[string]any{"name": "iris", "namespace": ns, "annotations": map[string]any{optin.AnnotationInject: "true"}},
-		"spec": map[string]any{"predictors": []any{map[string]any{
-			"name": "default", "replicas": int64(1),
-			"graph": map[string]any{"name": "classifier", "implementation": "SKLEARN_SERVER"},
+		"spec": map[string]any{"replicas": int64(1), "predictors": []any{map[string]any{
+			"name": "default", "graph": map[string]any{"name": "classifier", "implementation": "SKLEARN_SERVER"},
 		}}},
 	}}
-	if err := c.Create(t.Context(), sdep); err != nil {
+	if err := newClient(t).Create(t.Context(), sdep); err != nil {
 		t.Fatalf("create SeldonDeployment: %v", err)
 	}
-
-	l := map[string]string{"app": "iris-default", workload.SeldonDeploymentIDLabel: "iris", workload.ManagedByLabel: workload.SeldonManager}
-	container := func(name, listen string, ports ...corev1.ContainerPort) corev1.Container {
-		return corev1.Container{
-			Name: name, Image: modelServer.Ref, ImagePullPolicy: corev1.PullNever,
-			Args: []string{"-listen=" + listen, "-service-time=5ms"}, Ports: ports,
-			ReadinessProbe: &corev1.Probe{
-				ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}},
-				PeriodSeconds: 1,
-			},
-		}
-	}
-	tcp := func(name string, n int32) corev1.ContainerPort {
-		return corev1.ContainerPort{Name: name, ContainerPort: n, Protocol: corev1.ProtocolTCP}
-	}
-	createDeployment(t, ns, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "iris-default", Labels: l, OwnerReferences: []metav1.OwnerReference{{
-			APIVersion: "machinelearning.seldon.io/v1", Kind: "SeldonDeployment", Name: "iris", UID: sdep.GetUID(),
-			Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
-		}}},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: l},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: l},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{
-					container("classifier", ":9000", tcp("http", 9000), tcp("grpc", 9500)),
-					container("seldon-container-engine", ":8000", tcp("http", 8000), tcp("grpc", 5001)),
-				}},
-			},
-		},
-	})
-	pods := readyPods(t, ns, "iris-default", 1)
+	pods := operatorPods(t, ns, "iris-default-0-classifier", 1)
 	wantAgent(t, pods, true)
 	st, _ := agentStatus(t, pods[0])
 	if st.FrontedContainer != "seldon-container-engine" || st.FrontedPort != 8000 || st.PortName != "http" {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -75,7 +76,9 @@ type Options struct {
 	CallTimeout time.Duration
 	// MaxReplicasCeiling caps every policy's maxReplicas in the scaler's decisions.
 	MaxReplicasCeiling int
-	Certs              certs.Options
+	// ReportMemoryLimit bounds the bytes the report store holds (window.Store.SetMemoryLimit).
+	ReportMemoryLimit resource.Quantity
+	Certs             certs.Options
 }
 
 // DefaultOptions are the defaults of the flags.
@@ -100,6 +103,7 @@ func DefaultOptions() Options {
 		SourceBurst:        40,
 		CallTimeout:        controller.DefaultCallTimeout,
 		MaxReplicasCeiling: int(v1alpha1.DefaultMaxReplicasCeiling),
+		ReportMemoryLimit:  *resource.NewQuantity(window.DefaultMemoryLimit, resource.BinarySI),
 		Certs:              certs.ScalerOptions(),
 	}
 }
@@ -124,6 +128,14 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.SourceRate, "report-source-rate", o.SourceRate, "requests per second per source IP whose token needs a TokenReview")
 	fs.IntVar(&o.SourceBurst, "report-source-burst", o.SourceBurst, "burst of such requests per source IP")
 	fs.DurationVar(&o.CallTimeout, "api-call-timeout", o.CallTimeout, "timeout of each API call of a decision (/scale, metrics APIs, status, cache lists), of the leader label and of the certificate Secret")
+	fs.Func("report-memory-limit", "bytes the report windows hold at most, as a quantity (default "+o.ReportMemoryLimit.String()+"); beyond it reports that need more memory are refused (503 memory_limit)", func(v string) error {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return err
+		}
+		o.ReportMemoryLimit = q
+		return nil
+	})
 	fs.IntVar(&o.MaxReplicasCeiling, "max-replicas-ceiling", o.MaxReplicasCeiling, "largest replica count the scaler asks for, whatever a policy's maxReplicas says (the webhook's flag of the same name)")
 	o.Certs.BindFlags(fs)
 }
@@ -144,6 +156,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	log := ctrl.Log.WithName("scaler")
 	if o.MaxReplicasCeiling < 1 || o.MaxReplicasCeiling > math.MaxInt32 {
 		return fmt.Errorf("--max-replicas-ceiling %d: want 1 to %d", o.MaxReplicasCeiling, math.MaxInt32)
+	}
+	if o.ReportMemoryLimit.Sign() <= 0 {
+		return fmt.Errorf("--report-memory-limit %s: want a positive quantity", o.ReportMemoryLimit.String())
 	}
 	if o.CallTimeout <= 0 {
 		return fmt.Errorf("--api-call-timeout %s: want a positive duration", o.CallTimeout)
@@ -244,6 +259,17 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 
 	clk := clock.RealClock{}
 	store := window.NewStore(clk)
+	store.SetMemoryLimit(o.ReportMemoryLimit.Value())
+	for _, g := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "inferscale_scaler_report_memory_bytes", Help: "Bytes the report windows hold."},
+			func() float64 { return float64(store.MemoryUsed()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "inferscale_scaler_report_memory_limit_bytes", Help: "Bytes the report windows may hold (--report-memory-limit)."},
+			func() float64 { return float64(store.MemoryLimit()) }),
+	} {
+		if err := ctrlmetrics.Registry.Register(g); err != nil {
+			return fmt.Errorf("register report memory metrics: %w", err)
+		}
+	}
 	resolver := attribution.New(mgr.GetClient(), clk, o.AttributionTTL)
 	var leader atomic.Bool
 	go func() {

@@ -102,6 +102,10 @@ type policyState struct {
 	holds   holdTracker
 	// recommended is the count last announced in recommend-only mode.
 	recommended int32
+	// refused is the store's count of the target's reports refused for its memory limit, and
+	// refusedEvent when an Event last said so.
+	refused      uint64
+	refusedEvent time.Time
 }
 
 // logOnce logs err unless it is the failure this policy logged last.
@@ -315,6 +319,7 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 	c.applyBudgets(p, spec, &in, pods, &d, now)
 	c.observe(nn, &in, &d)
 	c.recordHold(p, st, &d, spec, now)
+	c.recordRefused(p, st, now)
 	if recommendOnly {
 		c.writeStatus(ctx, log, p, st, now, &d, c.recommend(p, st, &d), nil)
 		return
@@ -343,6 +348,18 @@ func (c *Controller) reconcile(ctx context.Context, p *v1alpha1.AutoscalingPolic
 		scaled = &t
 	}
 	c.writeStatus(ctx, log, p, st, now, &d, nil, scaled)
+}
+
+// recordRefused emits a Warning Event when the report store refused reports of the target
+// for its memory limit since the last decision, at most every holdEventRepeat.
+func (c *Controller) recordRefused(p *v1alpha1.AutoscalingPolicy, st *policyState, now time.Time) {
+	n := c.opts.Store.Refused(st.key)
+	if n > st.refused && (st.refusedEvent.IsZero() || now.Sub(st.refusedEvent) >= holdEventRepeat) {
+		c.opts.Events.Eventf(p, nil, corev1.EventTypeWarning, "ReportMemoryLimit", "Record",
+			"%d reports of the target refused: the scaler's report store holds its memory limit (%d of %d bytes, --report-memory-limit); "+
+				"a pod whose reports do not fit counts as a pod without metrics", n-st.refused, c.opts.Store.MemoryUsed(), c.opts.Store.MemoryLimit())
+		st.refused, st.refusedEvent = n, now
+	}
 }
 
 // getScale reads the target's /scale. The mapping comes from the RESTMapper, so any kind

@@ -482,3 +482,31 @@ func TestMaxReplicasCeilingCapsAnAdmittedPolicy(t *testing.T) {
 		t.Errorf("ScalingLimited = %+v, want True", c)
 	}
 }
+
+// Reports the store refuses for its memory limit are told on the policy, once per
+// holdEventRepeat however many follow.
+func TestRefusedReportsAreAnEvent(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	f := newFixture(t, queuePolicy("llama", now), readyPod("a", now))
+	f.tick()
+	drain(f.events)
+	f.store.SetMemoryLimit(0)
+	for range 2 {
+		if err := f.store.Record(deployKey, window.Pod{Name: "a", UID: "uid-a"}, &reportv1.Report{}); !errors.Is(err, window.ErrMemoryLimit) {
+			t.Fatalf("Record at the limit: %v", err)
+		}
+	}
+	f.tick()
+	evs := drain(f.events)
+	if len(evs) != 1 || !strings.Contains(evs[0], "Warning ReportMemoryLimit") || !strings.Contains(evs[0], "2 reports of the target refused") {
+		t.Fatalf("events = %q, want one ReportMemoryLimit of 2 reports", evs)
+	}
+	if err := f.store.Record(deployKey, window.Pod{Name: "a", UID: "uid-a"}, &reportv1.Report{}); !errors.Is(err, window.ErrMemoryLimit) {
+		t.Fatal(err)
+	}
+	f.clock.Step(time.Second)
+	f.tick()
+	if evs := drain(f.events); len(evs) != 0 {
+		t.Errorf("events within the repeat interval = %q, want none", evs)
+	}
+}

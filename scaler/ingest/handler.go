@@ -195,8 +195,12 @@ func (h *Handler) serve(r *http.Request) *refusal {
 		h.opts.Log.Error(err, "Attributing a report failed", "namespace", rep.Pod.Namespace, "pod", rep.Pod.Name)
 		return &refusal{status: http.StatusServiceUnavailable, reason: "attribution_failed", msg: "cannot attribute the pod now; retry", retryAfter: true}
 	}
-	if err := h.opts.Store.Record(key, window.Pod{Name: rep.Pod.Name, UID: rep.Pod.UID}, rep); err != nil {
-		// The target's policy exists but its first tick has not configured the store yet.
+	switch err := h.opts.Store.Record(key, window.Pod{Name: rep.Pod.Name, UID: rep.Pod.UID}, rep); {
+	case errors.Is(err, window.ErrMemoryLimit):
+		// Safe to retry: memory is freed as pods age out and policies go.
+		return &refusal{status: http.StatusServiceUnavailable, reason: "memory_limit", msg: err.Error(), retryAfter: true}
+	case err != nil:
+		// The target's policy exists but its first decision has not configured the store yet.
 		return &refusal{status: http.StatusServiceUnavailable, reason: "target_not_ready", msg: err.Error(), retryAfter: true}
 	}
 	h.opts.Metrics.agentDropped.Add(float64(rep.DroppedReports))

@@ -132,6 +132,7 @@ func TestAnswers(t *testing.T) {
 		name, token string
 		body        []byte
 		follower    bool
+		storeFull   bool
 		status      int
 		reason      string
 		inError     string
@@ -149,11 +150,15 @@ func TestAnswers(t *testing.T) {
 		{name: "absurd gauge", token: "tok-a", body: encode(t, absurd), status: 400, reason: "invalid", inError: "inFlight.max"},
 		{name: "unprintable scrape error", token: "tok-a", body: encode(t, scrapeErr), status: 400, reason: "invalid", inError: "modelMetricsScrape.error"},
 		{name: "pod not scaled", token: "tok-stray", body: encode(t, validReport("stray")), status: 403, reason: "not_scaled"},
+		{name: "store at its memory limit", token: "tok-a", body: good, storeFull: true, status: 503, reason: "memory_limit", inError: "memory limit"},
 		{name: "owner reference not verified", token: "tok-forged", body: encode(t, validReport("forged")), status: 403, reason: "owner_unverified", inError: "a Deployment does not control Pods"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t, fakeAuth{})
 			f.leader.Store(!c.follower)
+			if c.storeFull {
+				f.store.SetMemoryLimit(0)
+			}
 			rec := f.post(c.token, c.body)
 			if rec.Code != c.status {
 				t.Fatalf("status = %d, want %d; body %s", rec.Code, c.status, rec.Body)

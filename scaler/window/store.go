@@ -7,8 +7,12 @@
 // target's stable window is long. Latency sketches are kept per target, not per pod, in a ring
 // of their own, and only when a policy of the target scales on latency: a percentile is a
 // property of all the requests the target served (a pod that went away served them too), and
-// a per-pod ring of sketches would cost a quarter megabyte per pod. Pods that stop reporting
-// age out after a window.
+// a per-pod ring of sketches would cost a quarter megabyte per pod. Each second's sketch has
+// at most MaxSketchBins bins, coarsened when its values span more (RelativeError). Pods that
+// stop reporting age out after a window. The whole store holds at most its memory limit
+// (SetMemoryLimit): beyond it a report that needs memory the store does not hold yet (a new
+// pod's ring, a wider sketch) is refused with ErrMemoryLimit, and the reports that fit in
+// what the store holds are still taken.
 //
 // Buckets are keyed by the scaler's clock at arrival, not by the agent's interval timestamps:
 // agent clocks are not trusted, and windows must line up with the scaler's ticks.
@@ -18,7 +22,9 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"k8s.io/utils/clock"
 
@@ -41,6 +47,13 @@ const (
 
 // ErrUnknownTarget is returned by Record for a target no policy configured.
 var ErrUnknownTarget = errors.New("no policy scales this target")
+
+// ErrMemoryLimit is returned by Record for a report that needs memory the store does not hold
+// while it holds its limit.
+var ErrMemoryLimit = errors.New("the report store holds its memory limit")
+
+// DefaultMemoryLimit is a new store's memory limit: half the scaler container's 1 GiB.
+const DefaultMemoryLimit = 512 << 20
 
 // Config says what to keep for one target. The controller derives it from the policies of the
 // target each tick.
@@ -66,6 +79,8 @@ type Pod struct {
 // while the controller computes windows.
 type Store struct {
 	clock clock.PassiveClock
+	// limit and used are the memory limit and what the buckets and bins hold, in bytes.
+	limit, used atomic.Int64
 
 	mu      sync.RWMutex
 	targets map[target.Key]*targetData
@@ -73,8 +88,22 @@ type Store struct {
 
 // NewStore returns an empty store reading time from clk.
 func NewStore(clk clock.PassiveClock) *Store {
-	return &Store{clock: clk, targets: map[target.Key]*targetData{}}
+	s := &Store{clock: clk, targets: map[target.Key]*targetData{}}
+	s.limit.Store(DefaultMemoryLimit)
+	return s
 }
+
+// SetMemoryLimit sets how many bytes of buckets and sketch bins the store holds at most.
+func (s *Store) SetMemoryLimit(bytes int64) { s.limit.Store(bytes) }
+
+// MemoryLimit is the limit SetMemoryLimit set.
+func (s *Store) MemoryLimit() int64 { return s.limit.Load() }
+
+// MemoryUsed is how many bytes of buckets and sketch bins the store holds.
+func (s *Store) MemoryUsed() int64 { return s.used.Load() }
+
+// full reports whether the store holds its limit.
+func (s *Store) full() bool { return s.used.Load() >= s.limit.Load() }
 
 type targetData struct {
 	mu   sync.Mutex
@@ -83,6 +112,10 @@ type targetData struct {
 	// since is when the first report arrived after the last (re)configuration.
 	since time.Time
 	pods  map[string]*podData
+	// bytes is what the target's buckets and bins hold, counted in the store's used.
+	bytes int64
+	// refused counts the reports refused for the memory limit.
+	refused uint64
 	// sketches is the target's ring of merged per-second latency sketches; nil unless a
 	// policy of the target scales on latency.
 	sketches []sketchBucket
@@ -90,7 +123,7 @@ type targetData struct {
 
 type sketchBucket struct {
 	sec             int64
-	latency, ttfbSk reportv1.Sketch
+	latency, ttfbSk binned
 }
 
 type podData struct {
@@ -201,9 +234,27 @@ func (s *Store) Configure(k target.Key, cfg Config) {
 	t.since = time.Time{}
 	clear(t.pods)
 	t.sketches = nil
+	s.charge(t, -t.bytes)
 	if cfg.Latency || cfg.TimeToFirstByte {
 		t.sketches = make([]sketchBucket, size)
+		s.charge(t, int64(size)*int64(unsafe.Sizeof(sketchBucket{})))
 	}
+}
+
+// charge counts n more bytes (fewer when negative) held by target t. Callers hold t.mu.
+func (s *Store) charge(t *targetData, n int64) {
+	t.bytes += n
+	s.used.Add(n)
+}
+
+// sketchesFit reports whether r's sketches that t keeps fit in the memory sb holds.
+func (t *targetData) sketchesFit(sb *sketchBucket, r *reportv1.Report) bool {
+	return (!t.cfg.Latency || sb.latency.fits(&r.Latency)) && (!t.cfg.TimeToFirstByte || sb.ttfbSk.fits(&r.TimeToFirstByte))
+}
+
+// ringBytes is what one pod's ring of target t holds: its buckets and their model gauges.
+func (t *targetData) ringBytes() int64 {
+	return int64(t.size) * (int64(unsafe.Sizeof(bucket{})) + int64(len(t.cfg.ModelMetrics))*int64(unsafe.Sizeof(modelSum{})))
 }
 
 func equal(a, b []string) bool {
@@ -221,8 +272,36 @@ func equal(a, b []string) bool {
 // Forget drops target k and its data (its policy is gone).
 func (s *Store) Forget(k target.Key) {
 	s.mu.Lock()
+	t := s.targets[k]
 	delete(s.targets, k)
 	s.mu.Unlock()
+	if t != nil {
+		t.mu.Lock()
+		s.charge(t, -t.bytes)
+		t.mu.Unlock()
+	}
+}
+
+// Refused is how many reports of target k the store refused for its memory limit since k was
+// configured.
+func (s *Store) Refused(k target.Key) uint64 {
+	t := s.locked(k)
+	if t == nil {
+		return 0
+	}
+	defer t.mu.Unlock()
+	return t.refused
+}
+
+// locked returns target k with its lock held, or nil for an unknown target.
+func (s *Store) locked(k target.Key) *targetData {
+	s.mu.RLock()
+	t := s.targets[k]
+	s.mu.RUnlock()
+	if t != nil {
+		t.mu.Lock()
+	}
+	return t
 }
 
 // Targets returns the keys of the configured targets.
@@ -253,9 +332,26 @@ func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
 		t.since = now
 	}
 	pd := t.pods[p.Name]
-	if pd == nil || pd.uid != p.UID {
+	newPod := pd == nil || pd.uid != p.UID
+	var sb *sketchBucket
+	if t.sketches != nil {
+		if sb = &t.sketches[sec%int64(t.size)]; sb.sec != sec {
+			sb.sec = sec
+			sb.latency.reset()
+			sb.ttfbSk.reset()
+		}
+	}
+	if s.full() && (newPod || (sb != nil && !t.sketchesFit(sb, r))) {
+		t.refused++
+		return ErrMemoryLimit
+	}
+	if newPod {
+		if pd != nil {
+			s.charge(t, -t.ringBytes())
+		}
 		pd = &podData{uid: p.UID, buckets: make([]bucket, t.size)}
 		t.pods[p.Name] = pd
+		s.charge(t, t.ringBytes())
 	}
 	pd.last = now
 	b := &pd.buckets[sec%int64(t.size)]
@@ -283,19 +379,11 @@ func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
 			}
 		}
 	}
-	if t.sketches != nil {
-		sb := &t.sketches[sec%int64(t.size)]
-		if sb.sec != sec {
-			sb.sec = sec
-			sb.latency.Reset()
-			sb.ttfbSk.Reset()
-		}
-		if t.cfg.Latency {
-			sb.latency.Merge(&r.Latency)
-		}
-		if t.cfg.TimeToFirstByte {
-			sb.ttfbSk.Merge(&r.TimeToFirstByte)
-		}
+	if sb != nil && t.cfg.Latency {
+		s.charge(t, sb.latency.add(&r.Latency))
+	}
+	if sb != nil && t.cfg.TimeToFirstByte {
+		s.charge(t, sb.ttfbSk.add(&r.TimeToFirstByte))
 	}
 	return nil
 }
@@ -381,6 +469,7 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 		if pd.last.Before(expired) {
 			// Aged out: nothing of it is left in any window.
 			delete(t.pods, name)
+			s.charge(t, -t.ringBytes())
 			continue
 		}
 		var st PodStats
@@ -442,10 +531,20 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 		}
 		snap.Pods[name] = st
 	}
-	for sec := oldest; t.sketches != nil && sec <= nowSec; sec++ {
-		if sb := &t.sketches[sec%int64(t.size)]; sb.sec == sec {
-			snap.Latency.Merge(&sb.latency)
-			snap.TimeToFirstByte.Merge(&sb.ttfbSk)
+	if t.sketches != nil {
+		// Every second is read back at the coarsest resolution of the window's seconds, so
+		// that they merge bin by bin.
+		var latency, ttfb int
+		for sec := oldest; sec <= nowSec; sec++ {
+			if sb := &t.sketches[sec%int64(t.size)]; sb.sec == sec {
+				latency, ttfb = max(latency, sb.latency.level), max(ttfb, sb.ttfbSk.level)
+			}
+		}
+		for sec := oldest; sec <= nowSec; sec++ {
+			if sb := &t.sketches[sec%int64(t.size)]; sb.sec == sec {
+				sb.latency.mergeInto(&snap.Latency, latency)
+				sb.ttfbSk.mergeInto(&snap.TimeToFirstByte, ttfb)
+			}
 		}
 	}
 	return snap, true
@@ -455,13 +554,10 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 // reconfigured). The controller holds scale-downs until it covers the stable window: after a
 // failover or restart the rings start empty, and a partial window would under-count load.
 func (s *Store) Covered(k target.Key) time.Duration {
-	s.mu.RLock()
-	t := s.targets[k]
-	s.mu.RUnlock()
+	t := s.locked(k)
 	if t == nil {
 		return 0
 	}
-	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.since.IsZero() {
 		return 0

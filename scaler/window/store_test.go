@@ -410,7 +410,9 @@ func TestWindowUnattributedGPUs(t *testing.T) {
 // BenchmarkBytesPerTargetWorstCase is the memory of one target at the worst case reports
 // allow: the longest window (600 s), both sketches kept, and every second's sketches
 // spanning the whole index range (one value at MinValue and one at MaxValue), as one pod
-// can send them.
+// can send them. "store" is the store as it is; "uncapped" keeps the sketch rings as report
+// sketches merged whole, as the store did before MaxSketchBins, beside a store that keeps
+// no sketch (the same pod ring): the baseline, measured in the same run.
 func BenchmarkBytesPerTargetWorstCase(b *testing.B) {
 	r := &reportv1.Report{
 		Interval: reportv1.Interval{Start: time.Unix(0, 0), End: time.Unix(1, 0)},
@@ -420,22 +422,50 @@ func BenchmarkBytesPerTargetWorstCase(b *testing.B) {
 		r.Latency.Add(v)
 		r.TimeToFirstByte.Add(v)
 	}
-	var perTarget float64
-	for b.Loop() {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		s, clk := newStore(b, Config{Window: MaxWindow, Latency: true, TimeToFirstByte: true})
-		for range int(MaxWindow / time.Second) {
-			if err := s.Record(key, Pod{"pod", "u"}, r); err != nil {
-				b.Fatal(err)
-			}
-			clk.Step(time.Second)
+	seconds := int(MaxWindow / time.Second)
+	measure := func(b *testing.B, fill func() any) {
+		var perTarget float64
+		for b.Loop() {
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			kept := fill()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			perTarget = float64(after.HeapAlloc - before.HeapAlloc)
+			runtime.KeepAlive(kept)
 		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		perTarget = float64(after.HeapAlloc - before.HeapAlloc)
-		runtime.KeepAlive(s)
+		b.ReportMetric(perTarget, "bytes/target")
 	}
-	b.ReportMetric(perTarget, "bytes/target")
+	b.Run("store", func(b *testing.B) {
+		var counted int64
+		measure(b, func() any {
+			s, clk := newStore(b, Config{Window: MaxWindow, Latency: true, TimeToFirstByte: true})
+			for range seconds {
+				if err := s.Record(key, Pod{"pod", "u"}, r); err != nil {
+					b.Fatal(err)
+				}
+				clk.Step(time.Second)
+			}
+			counted = s.MemoryUsed()
+			return s
+		})
+		b.ReportMetric(float64(counted), "counted-bytes/target")
+	})
+	b.Run("uncapped", func(b *testing.B) {
+		type uncapped struct{ latency, ttfb reportv1.Sketch }
+		measure(b, func() any {
+			s, clk := newStore(b, Config{Window: MaxWindow})
+			ring := make([]uncapped, seconds)
+			for i := range seconds {
+				if err := s.Record(key, Pod{"pod", "u"}, r); err != nil {
+					b.Fatal(err)
+				}
+				ring[i].latency.Merge(&r.Latency)
+				ring[i].ttfb.Merge(&r.TimeToFirstByte)
+				clk.Step(time.Second)
+			}
+			return []any{s, ring}
+		})
+	})
 }

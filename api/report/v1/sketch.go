@@ -116,6 +116,19 @@ func (s *Sketch) grow(i int) {
 	}
 }
 
+// Buckets calls f with the index and count of every non-empty bucket, in ascending order of
+// index; ZeroCount has the values below MinValue.
+func (s *Sketch) Buckets(f func(index int, count uint64)) {
+	for j, c := range s.counts {
+		if c != 0 {
+			f(s.offset+j, c)
+		}
+	}
+}
+
+// ZeroCount is the number of recorded values below MinValue.
+func (s *Sketch) ZeroCount() uint64 { return s.zero }
+
 // Count is the number of recorded values.
 func (s *Sketch) Count() uint64 { return s.count }
 

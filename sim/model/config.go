@@ -53,8 +53,8 @@ var Presets = map[string]Config{
 	// holds its slot 52 ms: 3 replicas saturated through the Service of the local cluster
 	// served 229.5 requests/s (12 slots ÷ 229.5/s = 52.3 ms), and one replica outside it 77.6/s
 	// (51.5 ms). The first of its 8 tokens comes with the zero-length prefill and the other 7
-	// take one decode step each. Its pods become Ready 2 to 6 s after the scaler asks for them
-	// on the 2-core local cluster under the demo's load (16 scale-ups in three `make demo` runs);
+	// take one decode step each. Its pods become Ready 2 to 7 s after the scaler asks for them
+	// on the 2-core local cluster under the demo's load (22 scale-ups in four `make demo` runs);
 	// 4 s is the middle. See sim/README.md. CPU: a 50m request as the demo sets it; the
 	// agent's proxy spends about half a millisecond of cpu per request.
 	"e2e": {

@@ -71,6 +71,8 @@ type Options struct {
 	ReviewConcurrency int
 	SourceRate        float64
 	SourceBurst       int
+	// Concurrency is how many policies are decided at once.
+	Concurrency int
 	// CallTimeout bounds every API call of the decision loop, the metrics adapters, the
 	// leader label and the certificate's Secret (not the informers' watches).
 	CallTimeout time.Duration
@@ -101,6 +103,7 @@ func DefaultOptions() Options {
 		ReviewConcurrency:  8,
 		SourceRate:         20,
 		SourceBurst:        40,
+		Concurrency:        8,
 		CallTimeout:        controller.DefaultCallTimeout,
 		MaxReplicasCeiling: int(v1alpha1.DefaultMaxReplicasCeiling),
 		ReportMemoryLimit:  *resource.NewQuantity(window.DefaultMemoryLimit, resource.BinarySI),
@@ -113,7 +116,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ListenAddress, "listen-address", o.ListenAddress, "HTTPS address of the report endpoint POST /v1/reports")
 	fs.StringVar(&o.MetricsAddress, "metrics-bind-address", o.MetricsAddress, "address of the Prometheus /metrics endpoint; 0 disables it")
 	fs.StringVar(&o.ProbeAddress, "health-probe-bind-address", o.ProbeAddress, "address of /healthz and /readyz")
-	fs.DurationVar(&o.TickInterval, "tick-interval", o.TickInterval, "how often every policy is decided")
+	fs.DurationVar(&o.TickInterval, "tick-interval", o.TickInterval, "how often each policy is decided (each on its own, again this long after its last decision)")
+	fs.IntVar(&o.Concurrency, "concurrent-policies", o.Concurrency, "how many policies are decided at once (the policy controller's MaxConcurrentReconciles)")
 	fs.DurationVar(&o.StatusInterval, "status-interval", o.StatusInterval, "how often status is rewritten when only observed metric values changed")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect one replica to decide; turn off only for a single replica")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")
@@ -299,24 +303,28 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	})
 	runnables := []manager.Runnable{
 		&ingest.Server{Addr: o.ListenAddress, CertDir: o.Certs.CertDir, Handler: handler, Log: log.WithName("server")},
-		controller.New(controller.Options{
-			Client:             mgr.GetClient(),
-			Mapper:             mgr.GetRESTMapper(),
-			Scales:             scales,
-			Usage:              usage.MetricsV1beta1(),
-			CustomMetrics:      customMetrics,
-			ExternalMetrics:    externalMetrics,
-			Store:              store,
-			Resolver:           resolver,
-			Events:             mgr.GetEventRecorder("inferscale-scaler"),
-			Metrics:            controllerMetrics,
-			Clock:              clk,
-			Log:                log.WithName("controller"),
-			Interval:           o.TickInterval,
-			StatusInterval:     o.StatusInterval,
-			CallTimeout:        o.CallTimeout,
-			MaxReplicasCeiling: int32(o.MaxReplicasCeiling),
-		}),
+	}
+	policies := controller.New(controller.Options{
+		Client:             mgr.GetClient(),
+		Mapper:             mgr.GetRESTMapper(),
+		Scales:             scales,
+		Usage:              usage.MetricsV1beta1(),
+		CustomMetrics:      customMetrics,
+		ExternalMetrics:    externalMetrics,
+		Store:              store,
+		Resolver:           resolver,
+		Events:             mgr.GetEventRecorder("inferscale-scaler"),
+		Metrics:            controllerMetrics,
+		Clock:              clk,
+		Log:                log.WithName("controller"),
+		Interval:           o.TickInterval,
+		StatusInterval:     o.StatusInterval,
+		CallTimeout:        o.CallTimeout,
+		MaxReplicasCeiling: int32(o.MaxReplicasCeiling),
+		Concurrency:        o.Concurrency,
+	})
+	if err := policies.SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("set up the policy controller: %w", err)
 	}
 	if o.LeaderElection {
 		runnables = append(runnables, &controller.LeaderLabeler{Client: direct, Namespace: namespace, PodName: podName, Log: log.WithName("leader")})

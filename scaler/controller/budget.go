@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/budget"
@@ -75,7 +76,49 @@ func newBudgets() *budgets {
 		claims: map[types.NamespacedName]*claimState{}, cache: map[string]*allocated{}}
 }
 
-// syncBudgets reads the budgets and which policies they cover, before a tick's reconciles.
+// budgetLoop is the budgets' side of the controller, a reconciler of all budgets at once:
+// every Interval it writes each budget's status from the latest claims and reads again which
+// policies each budget covers. The policy reconciles, each on its own, record their claims
+// and get their grants from the allocations in between (applyBudgets).
+type budgetLoop struct{ c *Controller }
+
+var (
+	_ manager.Runnable               = (*budgetLoop)(nil)
+	_ manager.LeaderElectionRunnable = (*budgetLoop)(nil)
+)
+
+// NeedLeaderElection is true: only the leader's claims are the policies' decisions.
+func (l *budgetLoop) NeedLeaderElection() bool { return true }
+
+// Start runs the loop until ctx ends.
+func (l *budgetLoop) Start(ctx context.Context) error {
+	t := time.NewTicker(l.c.opts.Interval)
+	defer t.Stop()
+	for {
+		l.c.coverBudgets(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		l.c.writeBudgetStatus(ctx, l.c.opts.Log, l.c.opts.Clock.Now())
+	}
+}
+
+// coverBudgets reads the policies and then the budgets and which policies they cover.
+func (c *Controller) coverBudgets(ctx context.Context) {
+	listCtx, cancel := c.bounded(ctx)
+	var list v1alpha1.AutoscalingPolicyList
+	err := c.client.List(listCtx, &list)
+	cancel()
+	if err != nil {
+		c.opts.Log.Error(err, "Listing AutoscalingPolicies for the budgets failed")
+		return
+	}
+	c.syncBudgets(ctx, list.Items, c.opts.Clock.Now())
+}
+
+// syncBudgets reads the budgets and which of policies they cover.
 func (c *Controller) syncBudgets(ctx context.Context, policies []v1alpha1.AutoscalingPolicy, now time.Time) {
 	b := c.budgets
 	ctx, cancel := c.bounded(ctx)

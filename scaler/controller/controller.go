@@ -24,8 +24,12 @@ import (
 	"k8s.io/client-go/scale"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/scaler/attribution"
@@ -116,11 +120,6 @@ func (st *policyState) logOnce(log logr.Logger, err error, msg string) {
 	}
 }
 
-var (
-	_ manager.Runnable               = (*Controller)(nil)
-	_ manager.LeaderElectionRunnable = (*Controller)(nil)
-)
-
 // New returns a Controller.
 func New(opts Options) *Controller {
 	if opts.Interval <= 0 {
@@ -141,76 +140,100 @@ func New(opts Options) *Controller {
 	return &Controller{opts: opts, client: opts.Client, resolver: opts.Resolver, policies: map[types.NamespacedName]*policyState{}, budgets: newBudgets()}
 }
 
-// NeedLeaderElection is true: two replicas writing /scale would fight.
-func (c *Controller) NeedLeaderElection() bool { return true }
-
-// Start ticks until ctx ends.
-func (c *Controller) Start(ctx context.Context) error {
-	t := time.NewTicker(c.opts.Interval)
-	defer t.Stop()
-	for {
-		start := time.Now()
-		if err := c.Tick(ctx); err != nil && ctx.Err() == nil {
-			c.opts.Log.Error(err, "Tick failed")
-		}
-		c.opts.Metrics.tick.Observe(time.Since(start).Seconds())
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+// SetupWithManager registers the field indexes, the budget loop and the policy reconciler:
+// a controller-runtime controller keyed by policy, so that each policy is decided on its own
+// and a slow /scale or metrics call holds up only its own policy; Concurrency policies are
+// decided at once, each again Interval after its last decision.
+func (c *Controller) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := indexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
 	}
+	if err := mgr.Add(&budgetLoop{c: c}); err != nil {
+		return err
+	}
+	// Status writes of its own do not wake a policy; spec, label (budget coverage) and
+	// annotation (paused, recommend-only) changes do, and every policy is requeued anyway.
+	changed := predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("autoscalingpolicy").
+		For(&v1alpha1.AutoscalingPolicy{}, builder.WithPredicates(changed)).
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: c.opts.Concurrency}).
+		Complete(c)
 }
 
-// Tick decides once for every policy.
-func (c *Controller) Tick(ctx context.Context) error {
-	var list v1alpha1.AutoscalingPolicyList
-	if err := c.client.List(ctx, &list); err != nil {
-		return fmt.Errorf("list AutoscalingPolicies: %w", err)
-	}
-	owners := owningPolicies(list.Items)
-	c.syncBudgets(ctx, list.Items, c.opts.Clock.Now())
+var _ reconcile.Reconciler = (*Controller)(nil)
 
-	c.mu.Lock()
-	seen := make(map[types.NamespacedName]bool, len(list.Items))
-	work := make([]*v1alpha1.AutoscalingPolicy, 0, len(list.Items))
-	states := make([]*policyState, 0, len(list.Items))
-	for i := range list.Items {
-		p := &list.Items[i]
-		nn := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
-		seen[nn] = true
-		k := target.ForPolicy(p)
-		st := c.policies[nn]
-		if st == nil || st.key != k {
-			st = &policyState{key: k}
-			c.policies[nn] = st
-		}
-		work = append(work, p)
-		states = append(states, st)
+// Reconcile decides one policy and asks to be called again after Interval. A policy that is
+// gone is forgotten, and so are its target's windows unless another policy targets it.
+func (c *Controller) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	start := time.Now()
+	defer func() { c.opts.Metrics.decision.Observe(time.Since(start).Seconds()) }()
+	var p v1alpha1.AutoscalingPolicy
+	getCtx, cancel := c.bounded(ctx)
+	err := c.client.Get(getCtx, req.NamespacedName, &p)
+	cancel()
+	if apierrors.IsNotFound(err) {
+		c.forget(ctx, req.NamespacedName)
+		return reconcile.Result{}, nil
 	}
-	for nn, st := range c.policies {
-		if !seen[nn] {
-			delete(c.policies, nn)
-			c.opts.Metrics.forget(nn)
-			if owners[st.key] == "" {
-				c.opts.Store.Forget(st.key)
-			}
-		}
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("get AutoscalingPolicy %s: %w", req.NamespacedName, err)
+	}
+	k := target.ForPolicy(&p)
+	owner, err := c.owner(ctx, k)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	c.mu.Lock()
+	st := c.policies[req.NamespacedName]
+	if st == nil || st.key != k {
+		st = &policyState{key: k}
+		c.policies[req.NamespacedName] = st
 	}
 	c.mu.Unlock()
+	// The workqueue never hands one key to two workers at once, so st needs no lock.
+	c.reconcile(ctx, &p, st, owner)
+	return reconcile.Result{RequeueAfter: c.opts.Interval}, nil
+}
 
-	sem := make(chan struct{}, c.opts.Concurrency)
-	var wg sync.WaitGroup
-	for i, p := range work {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			c.reconcile(ctx, p, states[i], owners[states[i].key])
-		})
+// owner names the one policy allowed to scale target k (owningPolicies), from the policies
+// the target index finds.
+func (c *Controller) owner(ctx context.Context, k target.Key) (string, error) {
+	ps, err := c.policiesOf(ctx, k)
+	if err != nil {
+		return "", err
 	}
-	wg.Wait()
-	c.writeBudgetStatus(ctx, c.opts.Log, c.opts.Clock.Now())
-	return nil
+	return owningPolicies(ps)[k], nil
+}
+
+// policiesOf lists the policies that target k, through the target index.
+func (c *Controller) policiesOf(ctx context.Context, k target.Key) ([]v1alpha1.AutoscalingPolicy, error) {
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
+	var list v1alpha1.AutoscalingPolicyList
+	if err := c.client.List(ctx, &list, client.InNamespace(k.Namespace), client.MatchingFields{policyTargetIndex: indexValue(k.Group, k.Kind, k.Name)}); err != nil {
+		return nil, fmt.Errorf("list AutoscalingPolicies of %s: %w", k, err)
+	}
+	return list.Items, nil
+}
+
+// forget drops what the controller kept of a deleted policy, and its target's windows unless
+// another policy targets it (or the list fails: the windows are kept rather
+// than lost to a cache error, and dropped when the last policy's deletion is reconciled).
+func (c *Controller) forget(ctx context.Context, nn types.NamespacedName) {
+	c.mu.Lock()
+	st := c.policies[nn]
+	delete(c.policies, nn)
+	c.mu.Unlock()
+	if st == nil {
+		return
+	}
+	c.opts.Metrics.forget(nn)
+	if others, err := c.policiesOf(ctx, st.key); err != nil {
+		c.opts.Log.Error(err, "Listing the policies of a deleted policy's target failed; keeping its windows", "policy", nn.String())
+	} else if len(others) == 0 {
+		c.opts.Store.Forget(st.key)
+	}
 }
 
 // owningPolicies names, for every target, the one policy allowed to scale it: the oldest
@@ -437,17 +460,23 @@ func (c *Controller) hpaConflict(ctx context.Context, k target.Key, s *workload.
 	ctx, cancel := c.bounded(ctx)
 	defer cancel()
 	var hpas autoscalingv2.HorizontalPodAutoscalerList
+	if err := c.client.List(ctx, &hpas, client.InNamespace(k.Namespace), client.MatchingFields{hpaTargetIndex: indexValue(k.Group, k.Kind, k.Name)}); err != nil {
+		return "", fmt.Errorf("list HorizontalPodAutoscalers of %s: %w", k, err)
+	}
+	if len(hpas.Items) > 0 {
+		return hpas.Items[0].Name, nil
+	}
+	if k.GroupKind() != workload.SeldonDeployment {
+		return "", nil
+	}
+	// The Deployments Seldon makes have names of their own, and the HPAs it creates only a
+	// label: for a SeldonDeployment the namespace's HPAs are read.
 	if err := c.client.List(ctx, &hpas, client.InNamespace(k.Namespace)); err != nil {
 		return "", fmt.Errorf("list HorizontalPodAutoscalers in %s: %w", k.Namespace, err)
 	}
-	seldon := k.GroupKind() == workload.SeldonDeployment
 	for _, h := range hpas.Items {
 		ref := h.Spec.ScaleTargetRef
-		gv, _ := schema.ParseGroupVersion(ref.APIVersion)
-		if gv.Group == k.Group && ref.Kind == k.Kind && ref.Name == k.Name {
-			return h.Name, nil
-		}
-		if !seldon || gv.Group != workload.Deployment.Group || ref.Kind != workload.Deployment.Kind {
+		if gv, _ := schema.ParseGroupVersion(ref.APIVersion); gv.Group != workload.Deployment.Group || ref.Kind != workload.Deployment.Kind {
 			continue
 		}
 		if comp, ok := seldonChild(s, ref.Name); ok {

@@ -34,6 +34,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/api/v1alpha1"
@@ -122,7 +127,11 @@ type fixture struct {
 func newFixture(t *testing.T, objs ...client.Object) *fixture {
 	t.Helper()
 	f := &fixture{t: t, clock: clocktesting.NewFakeClock(time.Unix(1_800_000_000, 0)), replicas: 2, events: events.NewFakeRecorder(100)}
-	f.client = fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(append(llamaWorkload(), objs...)...).
+	b := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(append(llamaWorkload(), objs...)...)
+	for _, ix := range Indexes() {
+		b = b.WithIndex(ix.Object, ix.Field, ix.Extract)
+	}
+	f.client = b.
 		WithStatusSubresource(&v1alpha1.AutoscalingPolicy{}, &v1alpha1.AutoscalingBudget{}).
 		WithInterceptorFuncs(interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 			f.mu.Lock()
@@ -202,11 +211,36 @@ func (f *fixture) policy(name string) *v1alpha1.AutoscalingPolicy {
 	return &p
 }
 
+// tick runs what the manager runs in one Interval, in a fixed order: the budget loop reads
+// the budgets' coverage, every policy is reconciled (a deleted one as its deletion event
+// would), and the budget loop writes the budgets' status.
 func (f *fixture) tick() {
 	f.t.Helper()
-	if err := f.c.Tick(context.Background()); err != nil {
+	ctx := context.Background()
+	f.c.coverBudgets(ctx)
+	var list v1alpha1.AutoscalingPolicyList
+	if err := f.client.List(ctx, &list); err != nil {
 		f.t.Fatal(err)
 	}
+	keys := map[types.NamespacedName]bool{}
+	for _, p := range list.Items {
+		keys[types.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = true
+	}
+	f.c.mu.Lock()
+	for nn := range f.c.policies {
+		keys[nn] = true
+	}
+	f.c.mu.Unlock()
+	for nn := range keys {
+		res, err := f.c.Reconcile(ctx, reconcile.Request{NamespacedName: nn})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if _, live := f.c.policies[nn]; live && res.RequeueAfter != f.c.opts.Interval {
+			f.t.Fatalf("reconcile of %s asks to be requeued after %s, want the interval %s", nn, res.RequeueAfter, f.c.opts.Interval)
+		}
+	}
+	f.c.writeBudgetStatus(ctx, logr.Discard(), f.clock.Now())
 }
 
 func drain(r *events.FakeRecorder) []string {
@@ -508,5 +542,69 @@ func TestRefusedReportsAreAnEvent(t *testing.T) {
 	f.tick()
 	if evs := drain(f.events); len(evs) != 0 {
 		t.Errorf("events within the repeat interval = %q, want none", evs)
+	}
+}
+
+// Policies are decided independently: while one policy's /scale read hangs, another policy's
+// decision is made and written by the policy controller (controller-runtime's workqueue, as
+// SetupWithManager builds it, fed from a channel instead of the cache's watch).
+func TestBlockedPolicyDoesNotDelayAnother(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	slow := queuePolicy("slow", now)
+	slow.Spec.TargetRef.Name = "slow"
+	f := newFixture(t, slow, queuePolicy("llama", now), readyPod("a", now), readyPod("b", now))
+	f.c.opts.CallTimeout = time.Hour // the hang ends with the test, not with a timeout
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	blocked, written := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.c.opts.Scales = &gatedScales{inner: f.scales, gate: func(ctx context.Context, verb, name string) error {
+		switch {
+		case name == "slow":
+			once.Do(func() { close(blocked) })
+			<-ctx.Done()
+			return ctx.Err()
+		case verb == "update":
+			defer func() {
+				select {
+				case written <- struct{}{}:
+				case <-ctx.Done():
+				}
+			}()
+		}
+		return nil
+	}}
+	// llama's first decision configures its windows; then it has load for 4 replicas.
+	if _, err := f.c.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "llama"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.load(3, 10, "a", "b")
+
+	events := make(chan event.GenericEvent)
+	ctl, err := crcontroller.NewUnmanaged("policies-test", crcontroller.Options{
+		Reconciler: f.c, MaxConcurrentReconciles: 2, SkipNameValidation: ptr.To(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Watch(source.Channel(events, &handler.EnqueueRequestForObject{})); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ctl.Start(ctx) }()
+	events <- event.GenericEvent{Object: slow}
+	<-blocked // slow's reconcile holds a worker, inside its /scale read
+	events <- event.GenericEvent{Object: f.policy("llama")}
+	select {
+	case <-written:
+	case err := <-done:
+		t.Fatalf("controller stopped: %v", err)
+	case <-time.After(time.Minute): // a guard against a hang, not a measurement
+		t.Fatal("llama's decision waited for slow's hanging /scale read")
+	}
+	cancel()
+	<-done
+	if len(f.updates) != 1 || f.updates[0] != 4 {
+		t.Errorf("/scale writes = %v, want llama's [4]", f.updates)
 	}
 }

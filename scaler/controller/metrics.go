@@ -35,7 +35,7 @@ type Metrics struct {
 	hold           *prometheus.GaugeVec
 	scales         *prometheus.CounterVec
 	errors         *prometheus.CounterVec
-	tick           prometheus.Histogram
+	decision       prometheus.Histogram
 	budget         *budgetMetrics
 
 	mu sync.Mutex
@@ -91,8 +91,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "inferscale_scaler_tick_errors_total", Help: "Ticks of a policy that failed, by stage (scale_get, pods, scale_update, status, custom_metrics, external_metrics).",
 		}, append(policyLabels[:2:2], "stage")),
-		tick: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "inferscale_scaler_tick_seconds", Help: "Time of one tick over every policy.",
+		decision: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "inferscale_scaler_decision_seconds", Help: "Time of one policy's decision (its reconcile), API calls included.",
 			Buckets: prometheus.ExponentialBuckets(1e-4, 2, 16),
 		}),
 		series: map[types.NamespacedName][]metricSeries{},
@@ -108,7 +108,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.budget = newBudgetMetrics(reg)
 	reg.MustRegister(m.desired, m.current, m.recommendation, m.metricReplicas, m.driving, m.pods,
-		m.reportingPods, m.unreported, m.covered, m.burst, m.hold, m.scales, m.errors, m.tick)
+		m.reportingPods, m.unreported, m.covered, m.burst, m.hold, m.scales, m.errors, m.decision)
 	for u := range numUnits {
 		reg.MustRegister(m.value[u], m.target[u])
 	}

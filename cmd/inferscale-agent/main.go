@@ -6,26 +6,30 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
-	"github.com/go-logr/zapr"
-	"go.uber.org/zap"
-
 	"github.com/inferscale/inferscale/agent"
+	"github.com/inferscale/inferscale/internal/version"
 )
 
 func main() {
+	// --version is not a setting of the agent's configuration: it prints and exits.
+	if slices.Contains(os.Args[1:], "--version") || slices.Contains(os.Args[1:], "-version") {
+		fmt.Println("inferscale-agent", version.String())
+		return
+	}
 	cfg, err := agent.LoadConfig(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "inferscale-agent:", err)
 		os.Exit(2)
 	}
-	zl, err := zap.NewProduction()
+	log, flush, err := cfg.Log.New(os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "inferscale-agent: logger:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "inferscale-agent:", err)
+		os.Exit(2)
 	}
-	log := zapr.NewLogger(zl)
+	log.Info("Starting", "version", version.String())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	a, err := agent.New(cfg, log, agent.Options{})
@@ -33,9 +37,9 @@ func main() {
 		err = a.Run(ctx)
 	}
 	if err != nil {
-		log.Error(err, "agent stopped")
-		_ = zl.Sync()
+		log.Error(err, "Agent stopped")
+		flush()
 		os.Exit(1)
 	}
-	_ = zl.Sync()
+	flush()
 }

@@ -14,17 +14,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/inferscale/inferscale/api/v1alpha1"
 	"github.com/inferscale/inferscale/certs"
+	"github.com/inferscale/inferscale/internal/logging"
 	"github.com/inferscale/inferscale/internal/version"
 	"github.com/inferscale/inferscale/webhook/inject"
 	"github.com/inferscale/inferscale/webhook/optin"
@@ -42,15 +43,16 @@ func main() {
 
 func run() error {
 	var (
-		port       int
-		probeAddr  string
-		metrics    string
-		caFile     string
-		excluded   string
-		ceiling    int
-		template   = inject.DefaultConfig()
-		certOpts   = certs.WebhookOptions()
-		zapOptions = zap.Options{}
+		port      int
+		probeAddr string
+		metrics   string
+		caFile    string
+		excluded  string
+		ceiling   int
+		template  = inject.DefaultConfig()
+		certOpts  = certs.WebhookOptions()
+		logOpts   = logging.Defaults()
+		showVer   bool
 	)
 	flag.IntVar(&port, "webhook-port", 9443, "port of the admission webhook server (HTTPS)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
@@ -60,8 +62,20 @@ func run() error {
 	flag.IntVar(&ceiling, "max-replicas-ceiling", int(policy.DefaultMaxReplicas), "largest spec.maxReplicas a policy may have in this cluster")
 	template.BindFlags(flag.CommandLine)
 	certOpts.BindFlags(flag.CommandLine)
-	zapOptions.BindFlags(flag.CommandLine)
+	logOpts.BindFlags(flag.CommandLine)
+	flag.BoolVar(&showVer, "version", false, "print the version and exit")
 	flag.Parse()
+	if showVer {
+		fmt.Println("inferscale-webhook", version.String())
+		return nil
+	}
+	root, flush, err := logOpts.New(os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	ctrl.SetLogger(root)
+	klog.SetLogger(root.WithName("client-go"))
 	// The agents report to the scaler of this install unless told otherwise.
 	if !flagSet("scaler-url") {
 		template.ScalerURL = inject.ScalerURL(certOpts.Namespace)
@@ -69,7 +83,6 @@ func run() error {
 	if caFile == "" {
 		caFile = certs.CABundleFile(certOpts.CertDir)
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOptions)))
 	log := ctrl.Log.WithName("inferscale-webhook")
 	log.Info("starting", "version", version.String(), "namespace", certOpts.Namespace, "certMode", certOpts.Mode, "agentImage", template.Image, "scalerURL", template.ScalerURL)
 

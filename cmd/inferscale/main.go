@@ -5,16 +5,20 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"k8s.io/klog/v2"
+
+	"github.com/inferscale/inferscale/internal/logging"
 	"github.com/inferscale/inferscale/internal/version"
 )
 
-const usage = `usage:
-  inferscale version              print the build version
+const usage = `usage: inferscale [--log-level L] [--log-format F] COMMAND ...
+  inferscale version              print the build version (also: inferscale --version)
   inferscale validate FILE...     validate AutoscalingPolicy YAML or JSON files ("-" reads stdin)
   inferscale convert [FILE...]    convert HorizontalPodAutoscalers, KEDA ScaledObjects, SeldonDeployments'
                                   hpaSpecs, KubeAI and MatrixInfer policies to AutoscalingPolicies on
@@ -23,6 +27,9 @@ const usage = `usage:
                                   print a policy's state, conditions and recent decisions with their reasons
   inferscale simulate [flags]     replay a trace or load profile through inferscale and baselines
                                   on a simulated LLM server ("inferscale simulate -h" for flags)
+
+--log-level (error, info, debug, 0..10; default error) and --log-format (console, json) set the
+logging of what the commands call (client-go's warnings and retries), on stderr.
 `
 
 func main() {
@@ -30,10 +37,33 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	global := flag.NewFlagSet("inferscale", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	global.Usage = func() { fmt.Fprint(stderr, usage) }
+	logOpts := logging.Options{Level: "error", Format: logging.FormatConsole}
+	logOpts.BindFlags(global)
+	showVersion := global.Bool("version", false, "print the build version")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	args = global.Args()
+	if *showVersion {
+		args = []string{"version"}
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	log, flush, err := logOpts.New(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "inferscale:", err)
+		return 2
+	}
+	defer flush()
+	klog.SetLogger(log.WithName("client-go"))
 	switch args[0] {
 	case "version", "--version":
 		fmt.Fprintln(stdout, "inferscale", version.String())

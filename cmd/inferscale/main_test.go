@@ -21,6 +21,28 @@ func TestVersionPrintsStampedVersion(t *testing.T) {
 	}
 }
 
+func TestGlobalFlags(t *testing.T) {
+	old := version.Version
+	version.Version = "v9.8.7-test"
+	defer func() { version.Version = old }()
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--version"}, 0, "inferscale v9.8.7-test (go"},
+		{[]string{"--log-level=debug", "--log-format=json", "version"}, 0, "inferscale v9.8.7-test (go"},
+		{[]string{"--log-level=loud", "version"}, 2, `inferscale: --log-level "loud": want error, info, debug or 0..10`},
+		{[]string{"--log-format=xml", "version"}, 2, `inferscale: --log-format "xml": want json or console`},
+		{[]string{"--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
+	} {
+		var out bytes.Buffer
+		if code := run(c.args, nil, &out, &out); code != c.code || !strings.HasPrefix(out.String(), c.want) {
+			t.Errorf("%q: exit %d, output %q; want %d, %q", c.args, code, out.String(), c.code, c.want)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	cases := []struct {
 		name     string

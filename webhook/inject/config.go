@@ -72,6 +72,9 @@ type Config struct {
 	RunAsUser int64
 	// TokenExpirationSeconds of the projected token; the kubelet rotates it at 80%.
 	TokenExpirationSeconds int64
+	// AgentLogLevel and AgentLogFormat are the agents' --log-level and --log-format; empty:
+	// the agent's defaults.
+	AgentLogLevel, AgentLogFormat string
 	// GPUPodResources lets pods ask for the kubelet's PodResources socket in the agent
 	// (AnnotationGPUPodResources): a read-only hostPath, and the agent runs as root.
 	GPUPodResources bool

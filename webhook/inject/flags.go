@@ -21,6 +21,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 		return fmt.Errorf("want Always, IfNotPresent or Never")
 	})
 	fs.StringVar(&c.Version, "agent-version", c.Version, "agent version recorded in the inferscale.io/status annotation; empty: the image tag")
+	fs.StringVar(&c.AgentLogLevel, "agent-log-level", c.AgentLogLevel, "--log-level of the injected agents (error, info, debug, 0..10); empty: the agent's default, info")
+	fs.StringVar(&c.AgentLogFormat, "agent-log-format", c.AgentLogFormat, "--log-format of the injected agents (json, console); empty: the agent's default, json")
 	fs.StringVar(&c.ScalerURL, "scaler-url", c.ScalerURL, "URL the agents push reports to; empty: they send none")
 	port := func(name, usage string, p *int32) {
 		fs.Func(name, fmt.Sprintf("%s (default %d)", usage, *p), func(v string) error {

@@ -43,6 +43,12 @@ func agentBase(cfg *Config) agentv1.Config {
 	a := agentv1.Default()
 	a.ListenPort, a.AdminPort = int(cfg.ListenPort), int(cfg.AdminPort)
 	a.ScalerURL, a.CABundle = cfg.ScalerURL, cfg.CABundle
+	if cfg.AgentLogLevel != "" {
+		a.Log.Level = cfg.AgentLogLevel
+	}
+	if cfg.AgentLogFormat != "" {
+		a.Log.Format = cfg.AgentLogFormat
+	}
 	return a
 }
 

@@ -3,8 +3,8 @@
 // environment of a container. The agent parses it; the injecting webhook builds it from a pod's
 // annotations and its own flags, validates it at admission and renders it into the sidecar, so
 // the two can never disagree about a flag, a default or a limit. Import it as agentv1. It
-// depends on the standard library and api/report/v1 only: the agent must stay free of
-// Kubernetes clients.
+// depends on the standard library, api/report/v1 and internal/logging (the logging flags every
+// binary shares) only: the agent must stay free of Kubernetes clients.
 package v1
 
 import (
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/internal/logging"
 )
 
 // Protocols the agent speaks to the model.
@@ -114,6 +115,9 @@ type Config struct {
 
 	DrainGrace   time.Duration
 	DrainTimeout time.Duration
+
+	// Log is --log-level and --log-format, as on every inferscale binary.
+	Log logging.Options
 }
 
 // Environment variables of the settings that are not simply INFERSCALE_ + the flag in upper
@@ -189,6 +193,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PodResourcesSocket, "pod-resources-socket", DefaultPodResourcesSocket, "kubelet PodResources socket, to find this pod's GPUs; if absent, GPUs are reported unattributed")
 	fs.DurationVar(&c.DrainGrace, "drain-grace", 3*time.Second, "after SIGTERM, how long to keep accepting new connections while not ready")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 25*time.Second, "after the grace period, how long in-flight requests and streams may take to finish")
+	c.Log = logging.Defaults()
+	c.Log.BindFlags(fs)
 }
 
 // Load parses args and then the environment (getenv) for the flags args did not give, and
@@ -351,6 +357,12 @@ func (c *Config) Check() []FieldError {
 		if d < 0 || d > MaxDrainDuration {
 			bad(name, d.String(), "want 0s..%s", MaxDrainDuration)
 		}
+	}
+	if err := logging.CheckLevel(c.Log.Level); err != nil {
+		bad("log-level", strconv.Quote(c.Log.Level), "%v", err)
+	}
+	if err := logging.CheckFormat(c.Log.Format); err != nil {
+		bad("log-format", strconv.Quote(c.Log.Format), "%v", err)
 	}
 	slices.SortStableFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Flag, b.Flag) })
 	return errs

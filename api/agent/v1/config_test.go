@@ -39,6 +39,7 @@ func TestRenderLoadsBackTheSameConfig(t *testing.T) {
 	every.ScalerURL, every.CAFile, every.CABundle, every.TokenFile = "https://s:8443", "/ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "/t"
 	every.ReportInterval, every.ReportBuffer, every.GPU, every.PodResourcesSocket = 250*time.Millisecond, 1, GPUOff, "/s"
 	every.DrainGrace, every.DrainTimeout = 0, MaxDrainDuration
+	every.Log.Level, every.Log.Format = "4", "console"
 
 	minimal := Default()
 	minimal.UpstreamPort = 8000
@@ -137,6 +138,8 @@ func TestCheckEveryLimit(t *testing.T) {
 		{"gpu", func(c *Config) { c.GPU = GPUOff }, func(c *Config) { c.GPU = "on" }},
 		{"drain-grace", func(c *Config) { c.DrainGrace = 0 }, func(c *Config) { c.DrainGrace = -1 }},
 		{"drain-timeout", func(c *Config) { c.DrainTimeout = MaxDrainDuration }, func(c *Config) { c.DrainTimeout = MaxDrainDuration + 1 }},
+		{"log-level", func(c *Config) { c.Log.Level = "10" }, func(c *Config) { c.Log.Level = "11" }},
+		{"log-format", func(c *Config) { c.Log.Format = "console" }, func(c *Config) { c.Log.Format = "text" }},
 	} {
 		c := Default()
 		c.UpstreamPort = 8000

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,16 +114,16 @@ func TestLlamaSampleScalesUpAndDownOnItsModelMetric(t *testing.T) {
 	read := func() int32 { return replicas(t, ns, dep.Name) }
 	n, took := waitReplicas(t, ns, policy.Name, read, func(n int32) bool { return n >= 2 }, 40*time.Second, "scale-up under load")
 	t.Logf("scaled up to %d replicas %s after the load step", n, took.Round(100*time.Millisecond))
-	waitModelMetricRead(t, ns, policy.Name, "vllm:num_requests_waiting")
+	waitModelMetricQueued(t, ns, policy.Name, "vllm:num_requests_waiting")
 
 	n, took = waitReplicas(t, ns, policy.Name, read, func(n int32) bool { return n == 1 }, 90*time.Second, "scale-down after the load")
 	stop()
 	t.Logf("scaled down to %d replica %s after the scale-up", n, took.Round(100*time.Millisecond))
 }
 
-// waitModelMetricRead waits until the policy's status has a current value for the gauge: the
-// agents scrape it and the scaler reads it.
-func waitModelMetricRead(t *testing.T, ns, name, gauge string) {
+// waitModelMetricQueued waits until the policy's status shows the gauge above zero per replica:
+// the queue the load builds in the model server reaches the policy through the agents.
+func waitModelMetricQueued(t *testing.T, ns, name, gauge string) {
 	t.Helper()
 	c := newClient(t)
 	var p v1alpha1.AutoscalingPolicy
@@ -131,7 +132,7 @@ func waitModelMetricRead(t *testing.T, ns, name, gauge string) {
 			return false, nil
 		}
 		for _, m := range p.Status.CurrentMetrics {
-			if m.Type == v1alpha1.ModelMetricType && m.Name == gauge && m.Current != "" {
+			if v, err := strconv.ParseFloat(m.Current, 64); m.Type == v1alpha1.ModelMetricType && m.Name == gauge && err == nil && v > 0 {
 				t.Logf("%s: %s per replica (target %s), recommends %d", gauge, m.Current, m.Target, m.RecommendedReplicas)
 				return true, nil
 			}
@@ -139,7 +140,7 @@ func waitModelMetricRead(t *testing.T, ns, name, gauge string) {
 		return false, nil
 	})
 	if err != nil {
-		t.Fatalf("the policy's status never shows a value of %s: %+v", gauge, p.Status)
+		t.Fatalf("the policy's status never shows %s above zero under load: %+v", gauge, p.Status)
 	}
 }
 
@@ -205,4 +206,35 @@ func TestUnscrapeableModelMetricNamesGaugeAndPods(t *testing.T) {
 		t.Errorf("message %q: want the gauge and the new pods only", msg)
 	}
 	t.Logf("after the restart: %s", msg)
+}
+
+// kubectl apply of a policy prints the webhook's warnings: a gauge named like an agent preset,
+// and a target whose pod template opts out of the agent, so nothing would scrape its gauges.
+// Both policies are admitted.
+func TestPolicyAdmissionWarnsAboutUnscrapedGauges(t *testing.T) {
+	requireInferscale(t)
+	ns := newNamespace(t)
+	const name = "optedout"
+	d := modelDeployment(name, 0, nil, map[string]string{optin.AnnotationInject: "false"})
+	createDeployment(t, ns, d)
+
+	out, err := applyManifest(t, policyManifest(ns, name, "Deployment", "apps/v1", name,
+		"  - type: ModelMetric", `    modelMetric: {name: "vllm:num_requests_waiting", averageValue: 5}`))
+	if err != nil {
+		t.Fatalf("the policy is refused: %v\n%s", err, out)
+	}
+	want := `Warning: spec.metrics[1].modelMetric.name: the pods of Deployment ` + name +
+		` get no agent (annotation inferscale.io/inject: "false" on its pod template), so nothing scrapes vllm:num_requests_waiting`
+	if !strings.Contains(out, want) {
+		t.Errorf("kubectl apply printed %q, want the warning %q", out, want)
+	}
+
+	out, err = applyManifest(t, policyManifest(ns, "preset", "Deployment", "apps/v1", "not-yet",
+		"  - type: ModelMetric", `    modelMetric: {name: "vllm", averageValue: 5}`))
+	if err != nil {
+		t.Fatalf("the policy is refused: %v\n%s", err, out)
+	}
+	if want := `Warning: spec.metrics[1].modelMetric.name: "vllm" is the name of an agent preset`; !strings.Contains(out, want) {
+		t.Errorf("kubectl apply printed %q, want the warning %q", out, want)
+	}
 }

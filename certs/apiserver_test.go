@@ -24,7 +24,7 @@ func TestRealAPIServerWithDocumentedRBAC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipped with -short: starts etcd and kube-apiserver")
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: apiservertest.Assets(t)}
+	env := &envtest.Environment{BinaryAssetsDirectory: apiservertest.Assets(t), ControlPlaneStartTimeout: apiservertest.StartTimeout}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start API server: %v", err)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -40,11 +41,20 @@ func Assets(t testing.TB) string {
 	return dir
 }
 
+// StartTimeout bounds each start of etcd and kube-apiserver. envtest's 20 s
+// default is too short on a loaded two-core machine, where a cold
+// kube-apiserver can take most of a minute to serve.
+const StartTimeout = 2 * time.Minute
+
 // Start runs an API server (etcd and kube-apiserver from Assets) with the CRDs
 // of crdDirs installed, until the test ends.
 func Start(t testing.TB, crdDirs ...string) *rest.Config {
 	t.Helper()
-	env := &envtest.Environment{BinaryAssetsDirectory: Assets(t), CRDDirectoryPaths: crdDirs}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory:    Assets(t),
+		CRDDirectoryPaths:        crdDirs,
+		ControlPlaneStartTimeout: StartTimeout,
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start API server: %v", err)

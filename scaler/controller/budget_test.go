@@ -42,11 +42,7 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 // per replica, 10 asks for 4 replicas (in burst mode), 6 for 3.
 func (f *fixture) loaded(inFlight float64) {
 	f.t.Helper()
-	for range 3 {
-		f.clock.Step(time.Second)
-		f.report("a", inFlight)
-		f.report("b", inFlight)
-	}
+	f.load(3, inFlight, "a", "b")
 	f.tick()
 }
 

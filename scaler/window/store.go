@@ -283,7 +283,7 @@ func (s *Store) Forget(k target.Key) {
 }
 
 // Refused is how many reports of target k the store refused for its memory limit since k was
-// configured.
+// first configured (a reconfiguration keeps the count).
 func (s *Store) Refused(k target.Key) uint64 {
 	t := s.locked(k)
 	if t == nil {

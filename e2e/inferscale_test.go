@@ -26,12 +26,13 @@ var (
 	installErr  error
 )
 
-// requireInferscale installs inferscale from manifests/default once for the
-// whole run (images built, kubectl apply -k, webhook answering) and fails the
-// test if that did not work.
+// requireInferscale installs inferscale with its Helm chart once for the whole
+// run (images built, helm install, webhook answering) and fails the test if that
+// did not work. The chart renders what manifests/default does (charts/render_test.go);
+// the demo installs with kubectl apply -k.
 func requireInferscale(t *testing.T) {
 	t.Helper()
-	installOnce.Do(func() { installErr = install.Install(context.Background(), testCluster, "default") })
+	installOnce.Do(func() { installErr = install.Chart(context.Background(), testCluster) })
 	if installErr != nil {
 		t.Fatalf("install inferscale: %v", installErr)
 	}

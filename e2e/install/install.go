@@ -1,12 +1,13 @@
 // Package install builds inferscale's images and installs inferscale on a
-// cluster from manifests/ with `kubectl apply -k`, as a user does. The e2e
-// tests and the demo share it.
+// cluster as a user does: from manifests/ with `kubectl apply -k` (the demo), or
+// the chart charts/inferscale with `helm install` (the e2e tests).
 package install
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -71,6 +72,63 @@ func Install(ctx context.Context, c *cluster.Cluster, overlay string) error {
 		}
 	}
 	return waitAdmission(ctx, c)
+}
+
+// Chart builds and loads the images and installs charts/inferscale as README.md tells a
+// user to: the namespace created and labelled for the restricted Pod Security profile,
+// then `helm install --wait`, and waits until the webhook answers admission. values are
+// more helm flags, e.g. --set.
+func Chart(ctx context.Context, c *cluster.Cluster, values ...string) error {
+	root, err := cluster.RepoRoot(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := c.BuildImages(ctx, Specs(root)...); err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	for _, args := range [][]string{
+		{"create", "namespace", Namespace},
+		{"label", "namespace", Namespace, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest"},
+	} {
+		if out, err := c.Kubectl(ctx, args...); err != nil {
+			return fmt.Errorf("install: %w: %s", err, out)
+		}
+	}
+	args := append([]string{"install", Release, filepath.Join(root, "charts", "inferscale"), "--namespace", Namespace, "--wait", "--timeout", "5m"}, values...)
+	if out, err := Helm(ctx, c, args...); err != nil {
+		return fmt.Errorf("install: %w: %s", err, out)
+	}
+	return waitAdmission(ctx, c)
+}
+
+// Release is the name of the Helm release Chart installs.
+const Release = "inferscale"
+
+// Helm runs helm against the cluster: the binary `make tools` builds from hack/tools
+// (built first if missing), with its cache and config in a directory of its own.
+func Helm(ctx context.Context, c *cluster.Cluster, args ...string) ([]byte, error) {
+	root, err := cluster.RepoRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	helm := filepath.Join(root, "bin", "tools", "helm")
+	if _, err := os.Stat(helm); err != nil {
+		if out, err := exec.CommandContext(ctx, "make", "-C", root, helm).CombinedOutput(); err != nil {
+			return out, fmt.Errorf("build helm: %w", err)
+		}
+	}
+	home, err := os.MkdirTemp("", "inferscale-helm-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(home)
+	cmd := exec.CommandContext(ctx, helm, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(home, "cache"), "HELM_CONFIG_HOME="+filepath.Join(home, "config"), "HELM_DATA_HOME="+filepath.Join(home, "data"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("helm %s: %w", strings.Join(args, " "), err)
+	}
+	return out, nil
 }
 
 // probePolicy passes the CRD schema but not the webhook's validation (the

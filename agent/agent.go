@@ -99,6 +99,7 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 		Protocol:       proxy.Protocol(cfg.Protocol),
 		MaxConcurrency: cfg.MaxConcurrency,
 		QueueSize:      cfg.QueueSize,
+		Forwarded:      proxy.Forwarded(cfg.ForwardedHeaders),
 		Recorder:       a.rec,
 		Log:            log.WithName("proxy"),
 	})
@@ -106,7 +107,7 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 	var err error
 	if cfg.ScalerURL != "" {
 		a.reporter, err = report.New(report.Options{
-			ScalerURL: cfg.ScalerURL, CAFile: cfg.CAFile, CABundle: []byte(cfg.CABundle), TokenFile: cfg.TokenFile,
+			ScalerURL: cfg.ScalerURL, CAFile: cfg.CAFile, TokenFile: cfg.TokenFile,
 			Buffer: cfg.ReportBuffer, Clock: o.Clock, Log: log.WithName("report"), Registerer: reg,
 		})
 		if err != nil {
@@ -147,20 +148,35 @@ func New(cfg Config, log logr.Logger, o Options) (*Agent, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.serveReady)
-	// Probes and scrapes are small and quick; a client that is not must not hold a connection.
-	a.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+	a.admin = newAdminServer(mux)
 
 	if a.dataLn, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.ListenPort))); err != nil {
 		a.closeGPUs()
 		return nil, fmt.Errorf("--listen-port: %w", err)
 	}
-	if a.adminLn, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.AdminPort))); err != nil {
+	// Only the address the kubelet probes and Prometheus scrapes (the pod's IP), not every
+	// interface of the pod.
+	if a.adminLn, err = net.Listen("tcp", net.JoinHostPort(cfg.AdminAddress, strconv.Itoa(cfg.AdminPort))); err != nil {
 		a.dataLn.Close()
 		a.closeGPUs()
 		return nil, fmt.Errorf("--admin-port: %w", err)
 	}
 	return a, nil
+}
+
+// Timeouts of the admin server. Probes and scrapes are small and quick; a client that is
+// not must not hold a connection.
+const (
+	adminReadHeaderTimeout = 5 * time.Second
+	adminReadTimeout       = 10 * time.Second
+	adminWriteTimeout      = 30 * time.Second
+	adminIdleTimeout       = time.Minute
+	adminMaxHeaderBytes    = 16 << 10
+)
+
+func newAdminServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: adminReadHeaderTimeout, ReadTimeout: adminReadTimeout,
+		WriteTimeout: adminWriteTimeout, IdleTimeout: adminIdleTimeout, MaxHeaderBytes: adminMaxHeaderBytes}
 }
 
 // openGPUs finds the pod's devices and opens NVML for them, or says once why GPU reporting is

@@ -9,6 +9,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,13 +58,13 @@ func TestRealAPIServerWithDocumentedRBAC(t *testing.T) {
 		},
 	)
 	for _, b := range []struct {
-		sa, secret string
-		webhook    bool
-	}{{"inferscale-webhook", WebhookSecret, true}, {"inferscale-scaler", ScalerSecret, false}} {
+		sa, ca, secret string
+		webhook        bool
+	}{{"inferscale-webhook", WebhookCASecret, WebhookSecret, true}, {"inferscale-scaler", ScalerCASecret, ScalerSecret, false}} {
 		subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: Namespace, Name: b.sa}}
 		create(
 			&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: b.sa}, Rules: []rbacv1.PolicyRule{
-				{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "update"}, ResourceNames: []string{CASecret, b.secret}},
+				{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "update"}, ResourceNames: []string{b.ca, b.secret}},
 				{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 			}},
 			&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: b.sa}, Subjects: subjects,
@@ -120,10 +121,14 @@ func TestRealAPIServerWithDocumentedRBAC(t *testing.T) {
 	ensureAll()
 	// A replica that read before a peer's last write adopts it on its next sync.
 	ensureAll()
-	for _, m := range managers {
-		if !bytes.Equal(m.CABundle(), managers[0].CABundle()) {
-			t.Fatalf("replicas disagree on the CA bundle")
+	// managers alternate webhook, scaler: each binary's replicas agree, the two CAs differ.
+	for i, m := range managers {
+		if !bytes.Equal(m.CABundle(), managers[i%2].CABundle()) {
+			t.Fatalf("replicas of %s disagree on the CA bundle", m.opts.ServingSecret)
 		}
+	}
+	if bytes.Equal(managers[0].CABundle(), managers[1].CABundle()) {
+		t.Fatal("the webhook and the scaler share a CA")
 	}
 	var vwc admissionregistrationv1.ValidatingWebhookConfiguration
 	if err := admin.Get(ctx, client.ObjectKey{Name: ValidatingHook}, &vwc); err != nil {
@@ -133,8 +138,10 @@ func TestRealAPIServerWithDocumentedRBAC(t *testing.T) {
 		t.Error("caBundle of the validating webhook not set")
 	}
 	checkConsistent(t, admin, managers[0].opts.Clock.Now(), managers[0], managers[2], managers[4])
-	// The scaler's Role reaches only its own serving Secret and the CA.
-	if err := as("inferscale-scaler").Get(ctx, client.ObjectKey{Namespace: Namespace, Name: WebhookSecret}, &corev1.Secret{}); err == nil {
-		t.Error("the scaler can read the webhook's Secret: the test's RBAC is wider than documented")
+	// The scaler's Role reaches only its own CA and serving Secret.
+	for _, name := range []string{WebhookCASecret, WebhookSecret} {
+		if err := as("inferscale-scaler").Get(ctx, client.ObjectKey{Namespace: Namespace, Name: name}, &corev1.Secret{}); !apierrors.IsForbidden(err) {
+			t.Errorf("the scaler reading the webhook's Secret %s: %v, want forbidden", name, err)
+		}
 	}
 }

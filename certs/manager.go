@@ -150,52 +150,49 @@ func (m *Manager) Ensure(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ensureCA returns the current CA and trust bundle, creating the CA Secret if it is
-// missing and renewing the CA when it is unparsable or due.
+// ensureCA returns the signing CA and the trust bundle, creating the CA Secret if it is
+// missing and stepping its rotation (authority.Rotation.Step) otherwise.
 func (m *Manager) ensureCA(ctx context.Context) (*authority.KeyPair, []byte, error) {
 	key := types.NamespacedName{Namespace: m.opts.Namespace, Name: m.opts.CASecret}
+	rotation := authority.Rotation{CommonName: m.opts.CACommonName, Validity: m.opts.CAValidity, Overlap: m.opts.CAOverlap}
 	for range maxAttempts {
 		now := m.opts.Clock.Now()
 		var s corev1.Secret
 		err := m.c.Get(ctx, key, &s)
 		if apierrors.IsNotFound(err) {
-			ca, err := authority.NewCA(now, caCommonName, m.opts.CAValidity)
+			a, _, err := rotation.Step(now, authority.Authority{}, false)
 			if err != nil {
 				return nil, nil, err
 			}
-			bundle := authority.TrustBundle(now, ca.Cert, nil)
-			s := m.secret(key, map[string][]byte{CertKey: ca.CertPEM, KeyKey: ca.KeyPEM, CAKey: bundle})
+			bundle := a.Bundle(now)
+			s := m.secret(key, caData(a, bundle))
 			if err := m.c.Create(ctx, s); apierrors.IsAlreadyExists(err) {
 				continue // a peer created it first: adopt theirs
 			} else if err != nil {
 				return nil, nil, fmt.Errorf("creating CA secret %s: %w", key, err)
 			}
-			m.log.Info("created CA", "ca", key.Name, "notAfter", ca.Cert.NotAfter)
-			return ca, bundle, nil
+			m.log.Info("created CA", "ca", key.Name, "notAfter", a.Signing.Cert.NotAfter)
+			return a.Signing, bundle, nil
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading CA secret %s: %w", key, err)
 		}
 
-		previous := authority.ParseBundle(s.Data[CAKey])
-		reason, renew := authority.CANeedsRenewal(now, s.Data[CertKey], s.Data[KeyKey])
-		var ca *authority.KeyPair
-		if renew {
-			// The old CA stays in the bundle while valid, so certificates it signed
-			// keep being trusted until every replica holds a new one.
-			previous = append(authority.ParseBundle(s.Data[CertKey]), previous...)
-			ca, err = authority.NewCA(now, caCommonName, m.opts.CAValidity)
-		} else {
-			ca, err = authority.Parse(s.Data[CertKey], s.Data[KeyKey])
-		}
+		_, rotate := s.Annotations[AnnotationRotateCA]
+		a, reason, err := rotation.Step(now, parseAuthority(s.Data), rotate)
 		if err != nil {
 			return nil, nil, fmt.Errorf("CA secret %s: %w", key, err)
 		}
-		bundle := authority.TrustBundle(now, ca.Cert, previous)
-		if !renew && bytes.Equal(bundle, s.Data[CAKey]) {
-			return ca, bundle, nil
+		bundle := a.Bundle(now)
+		data := caData(a, bundle)
+		handled := rotate && a.Next != nil
+		if !handled && sameData(s.Data, data) {
+			return a.Signing, bundle, nil
 		}
-		s.Data = map[string][]byte{CertKey: ca.CertPEM, KeyKey: ca.KeyPEM, CAKey: bundle}
+		s.Data = data
+		if handled {
+			delete(s.Annotations, AnnotationRotateCA)
+		}
 		// s carries the resourceVersion read above: a peer's write in between
 		// makes this a Conflict instead of overwriting its CA.
 		if err := m.c.Update(ctx, &s); apierrors.IsConflict(err) {
@@ -203,12 +200,54 @@ func (m *Manager) ensureCA(ctx context.Context) (*authority.KeyPair, []byte, err
 		} else if err != nil {
 			return nil, nil, fmt.Errorf("updating CA secret %s: %w", key, err)
 		}
-		if renew {
-			m.log.Info("renewed CA", "ca", key.Name, "reason", reason, "notAfter", ca.Cert.NotAfter)
+		if reason != "" {
+			m.log.Info("CA rotation", "ca", key.Name, "reason", reason, "notAfter", a.Signing.Cert.NotAfter)
 		}
-		return ca, bundle, nil
+		return a.Signing, bundle, nil
 	}
 	return nil, nil, fmt.Errorf("CA secret %s: still conflicting after %d attempts", key, maxAttempts)
+}
+
+// parseAuthority reads a CA Secret's data. A signing or staged CA that does not parse, or is
+// no CA, is absent; every other certificate of the bundle is retired.
+func parseAuthority(data map[string][]byte) authority.Authority {
+	var a authority.Authority
+	pair := func(certKey, keyKey string) *authority.KeyPair {
+		kp, err := authority.ParseCA(data[certKey], data[keyKey])
+		if err != nil {
+			return nil
+		}
+		return kp
+	}
+	a.Signing, a.Next = pair(CertKey, KeyKey), pair(NextCertKey, NextKeyKey)
+	for _, c := range authority.ParseBundle(data[CAKey]) {
+		if (a.Signing != nil && c.Equal(a.Signing.Cert)) || (a.Next != nil && c.Equal(a.Next.Cert)) {
+			continue
+		}
+		a.Retired = append(a.Retired, c)
+	}
+	return a
+}
+
+// caData is the Secret data of a: the signing pair, the staged pair if any, the bundle.
+func caData(a authority.Authority, bundle []byte) map[string][]byte {
+	data := map[string][]byte{CertKey: a.Signing.CertPEM, KeyKey: a.Signing.KeyPEM, CAKey: bundle}
+	if a.Next != nil {
+		data[NextCertKey], data[NextKeyKey] = a.Next.CertPEM, a.Next.KeyPEM
+	}
+	return data
+}
+
+func sameData(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // ensureServing returns the data of the serving Secret, creating it or renewing its

@@ -55,6 +55,7 @@ func newTestManager(t *testing.T, c client.Client, clk *clocktesting.FakeClock) 
 	opts.CertDir = t.TempDir()
 	opts.Validity = 3 * day
 	opts.CAValidity = 30 * day
+	opts.CAOverlap = time.Hour
 	opts.Clock = clk
 	m, err := NewManager(c, opts)
 	if err != nil {
@@ -78,7 +79,7 @@ func getSecret(t *testing.T, c client.Client, name string) *corev1.Secret {
 // holds the serving Secret's data.
 func checkConsistent(t *testing.T, c client.Client, now time.Time, managers ...*Manager) {
 	t.Helper()
-	caSecret := getSecret(t, c, CASecret)
+	caSecret := getSecret(t, c, WebhookCASecret)
 	serving := getSecret(t, c, WebhookSecret)
 	bundle := caSecret.Data[CAKey]
 
@@ -153,14 +154,14 @@ func TestEnsureCreatesEverythingAndIsIdempotent(t *testing.T) {
 		t.Errorf("serving secret type %q, want %q", s.Type, corev1.SecretTypeTLS)
 	}
 
-	caRV := getSecret(t, c, CASecret).ResourceVersion
+	caRV := getSecret(t, c, WebhookCASecret).ResourceVersion
 	servingRV := getSecret(t, c, WebhookSecret).ResourceVersion
 	gen, _ := os.Readlink(filepath.Join(m.opts.CertDir, dataLink))
 	clk.Step(day)
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatalf("second Ensure: %v", err)
 	}
-	if got := getSecret(t, c, CASecret).ResourceVersion; got != caRV {
+	if got := getSecret(t, c, WebhookCASecret).ResourceVersion; got != caRV {
 		t.Errorf("CA secret rewritten with nothing due (resourceVersion %s → %s)", caRV, got)
 	}
 	if got := getSecret(t, c, WebhookSecret).ResourceVersion; got != servingRV {
@@ -179,7 +180,7 @@ func TestEnsureRotates(t *testing.T) {
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
-	firstCA := getSecret(t, c, CASecret).Data[CertKey]
+	firstCA := getSecret(t, c, WebhookCASecret).Data[CertKey]
 	firstServing := getSecret(t, c, WebhookSecret).Data[CertKey]
 
 	// Two thirds of the 3-day serving lifetime gone: the serving certificate is
@@ -192,33 +193,117 @@ func TestEnsureRotates(t *testing.T) {
 	if bytes.Equal(getSecret(t, c, WebhookSecret).Data[CertKey], firstServing) {
 		t.Error("serving certificate not renewed with a third of its lifetime left")
 	}
-	if !bytes.Equal(getSecret(t, c, CASecret).Data[CertKey], firstCA) {
+	if !bytes.Equal(getSecret(t, c, WebhookCASecret).Data[CertKey], firstCA) {
 		t.Error("CA renewed though far from expiry")
 	}
 
-	// Two thirds of the 30-day CA lifetime gone: a new CA, the old one still trusted.
+	// Two thirds of the 30-day CA lifetime gone: a new CA is staged, trusted but not
+	// signing: the serving certificate (renewed, it is due too) is the old CA's.
 	clk.SetTime(t0.Add(21 * day))
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatalf("Ensure after 21 days: %v", err)
 	}
 	checkConsistent(t, c, clk.Now(), m)
-	caSecret := getSecret(t, c, CASecret)
-	if bytes.Equal(caSecret.Data[CertKey], firstCA) {
-		t.Fatal("CA not renewed with a third of its lifetime left")
+	staged := getSecret(t, c, WebhookCASecret)
+	if !bytes.Equal(staged.Data[CertKey], firstCA) || len(staged.Data[NextCertKey]) == 0 {
+		t.Fatal("a due CA was not kept signing with a successor staged")
 	}
-	bundle := authority.ParseBundle(caSecret.Data[CAKey])
-	if len(bundle) != 2 || !bytes.Equal(bundle[1].Raw, authority.ParseBundle(firstCA)[0].Raw) {
-		t.Fatalf("bundle after CA renewal has %d certificates, want the new CA then the old one", len(bundle))
+	servingBefore := getSecret(t, c, WebhookSecret).Data[CertKey]
+	verifyServing(t, servingBefore, firstCA, clk.Now())
+	if got := authority.ParseBundle(staged.Data[CAKey]); len(got) != 2 {
+		t.Fatalf("bundle while a CA is staged has %d certificates, want the signing and the staged one", len(got))
+	}
+	// A client that last read the bundle now, before the switch.
+	clientBundle := staged.Data[CAKey]
+
+	// Within the overlap nothing changes.
+	clk.Step(59 * time.Minute)
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(getSecret(t, c, WebhookCASecret).Data[CertKey], firstCA) {
+		t.Fatal("the staged CA signs before the overlap has passed")
 	}
 
-	// Once the old CA has expired it leaves the bundle.
-	clk.SetTime(t0.Add(31 * day))
+	// After the overlap the staged CA signs, the serving certificate is re-issued under
+	// it, and the client that read the bundle before the switch still trusts it.
+	clk.Step(2 * time.Minute)
 	if err := m.Ensure(ctx); err != nil {
-		t.Fatalf("Ensure after 31 days: %v", err)
+		t.Fatal(err)
 	}
 	checkConsistent(t, c, clk.Now(), m)
-	if n := len(authority.ParseBundle(getSecret(t, c, CASecret).Data[CAKey])); n != 1 {
-		t.Errorf("bundle has %d certificates after the old CA expired, want 1", n)
+	promoted := getSecret(t, c, WebhookCASecret)
+	if !bytes.Equal(promoted.Data[CertKey], staged.Data[NextCertKey]) || len(promoted.Data[NextCertKey]) != 0 {
+		t.Fatal("the staged CA does not sign after the overlap")
+	}
+	if got := authority.ParseBundle(promoted.Data[CAKey]); len(got) != 2 || !bytes.Equal(got[1].Raw, authority.ParseBundle(firstCA)[0].Raw) {
+		t.Fatalf("bundle after the switch has %d certificates, want the new CA then the old one", len(got))
+	}
+	verifyServing(t, getSecret(t, c, WebhookSecret).Data[CertKey], clientBundle, clk.Now())
+	// And a serving certificate the old CA signed (a replica that has not synced yet)
+	// is still trusted by a client that has the new bundle.
+	verifyServing(t, servingBefore, promoted.Data[CAKey], clk.Now())
+
+	// An overlap after the switch, the old CA is no longer trusted.
+	clk.Step(time.Hour)
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, c, clk.Now(), m)
+	if n := len(authority.ParseBundle(getSecret(t, c, WebhookCASecret).Data[CAKey])); n != 1 {
+		t.Errorf("bundle has %d certificates an overlap after the switch, want 1", n)
+	}
+}
+
+// verifyServing fails t unless the serving certificate certPEM verifies against bundle.
+func verifyServing(t *testing.T, certPEM, bundle []byte, now time.Time) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(bundle)
+	leaf := authority.ParseBundle(certPEM)
+	if len(leaf) == 0 {
+		t.Fatal("no serving certificate")
+	}
+	if _, err := leaf[0].Verify(x509.VerifyOptions{DNSName: WebhookService + "." + Namespace + ".svc", Roots: roots, CurrentTime: now}); err != nil {
+		t.Errorf("serving certificate not trusted by the bundle: %v", err)
+	}
+}
+
+// The rotation annotation stages a new CA at the next sync and is removed; the CA
+// signs after the overlap.
+func TestRotationRequest(t *testing.T) {
+	c := newFakeClient(webhookConfigs()...)
+	clk := clocktesting.NewFakeClock(t0)
+	m := newTestManager(t, c, clk)
+	ctx := context.Background()
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := getSecret(t, c, WebhookCASecret)
+	first := s.Data[CertKey]
+	s.Annotations = map[string]string{AnnotationRotateCA: "", "other": "kept"}
+	if err := c.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(time.Minute)
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s = getSecret(t, c, WebhookCASecret)
+	if len(s.Data[NextCertKey]) == 0 || !bytes.Equal(s.Data[CertKey], first) {
+		t.Fatal("a requested rotation did not stage a new CA")
+	}
+	if _, ok := s.Annotations[AnnotationRotateCA]; ok || s.Annotations["other"] != "kept" {
+		t.Errorf("annotations after staging: %v, want only the rotation request removed", s.Annotations)
+	}
+	next := s.Data[NextCertKey]
+	clk.Step(time.Hour)
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, c, clk.Now(), m)
+	if !bytes.Equal(getSecret(t, c, WebhookCASecret).Data[CertKey], next) {
+		t.Error("the requested CA does not sign after the overlap")
 	}
 }
 
@@ -268,7 +353,7 @@ func TestCreateRaceAdoptsThePeersSecrets(t *testing.T) {
 	raced := false
 	c := interceptor.NewClient(base, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			if obj.GetName() == CASecret && !raced {
+			if obj.GetName() == WebhookCASecret && !raced {
 				raced = true
 				if err := peer.Ensure(ctx); err != nil {
 					t.Errorf("peer Ensure: %v", err)
@@ -484,8 +569,8 @@ func TestEnsureExportsExpiry(t *testing.T) {
 		t.Fatalf("Ensure: %v", err)
 	}
 	for secret, want := range map[string]time.Time{
-		CASecret:      t0.Add(m.opts.CAValidity),
-		WebhookSecret: t0.Add(m.opts.Validity),
+		WebhookCASecret: t0.Add(m.opts.CAValidity),
+		WebhookSecret:   t0.Add(m.opts.Validity),
 	} {
 		var got dto.Metric
 		if err := expiryMetric.WithLabelValues(secret).Write(&got); err != nil {

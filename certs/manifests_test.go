@@ -40,8 +40,8 @@ func TestCertManagerCertificatesMatchSelfManaged(t *testing.T) {
 		if names := authority.ServiceDNSNames(opts.Service, opts.Namespace); !slices.Equal(cert.Spec.DNSNames, names) {
 			t.Errorf("%s: dnsNames %v, want %v", cert.Spec.SecretName, cert.Spec.DNSNames, names)
 		}
-		if cert.Spec.IssuerRef.Name != CASecret {
-			t.Errorf("%s: issued by %q, want the CA Issuer %q", cert.Spec.SecretName, cert.Spec.IssuerRef.Name, CASecret)
+		if cert.Spec.IssuerRef.Name != opts.CASecret {
+			t.Errorf("%s: issued by %q, want the CA Issuer %q", cert.Spec.SecretName, cert.Spec.IssuerRef.Name, opts.CASecret)
 		}
 	}
 	for name := range want {

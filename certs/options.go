@@ -32,22 +32,34 @@ const (
 	// NamespaceEnv names the pod's namespace, set from the downward API by the manifests.
 	NamespaceEnv = "POD_NAMESPACE"
 
-	CASecret        = "inferscale-ca"
+	// Each binary has a CA of its own: one that could sign the webhook's certificate is
+	// never readable by the scaler, and the other way round.
+	WebhookCASecret = "inferscale-webhook-ca"
+	ScalerCASecret  = "inferscale-scaler-ca"
 	WebhookSecret   = "inferscale-webhook-tls"
 	ScalerSecret    = "inferscale-scaler-tls"
-	WebhookService  = "inferscale-webhook"
-	ScalerService   = "inferscale-scaler"
-	MutatingWebhook = "inferscale-injector"
-	ValidatingHook  = "inferscale-validator"
-	DefaultCertDir  = "/etc/inferscale/tls"
+	// ScalerTrustBundle is the ClusterTrustBundle the scaler publishes its report
+	// endpoint's trust bundle in; agents' pods project it.
+	ScalerTrustBundle = "inferscale-scaler-ca"
+	WebhookService    = "inferscale-webhook"
+	ScalerService     = "inferscale-scaler"
+	MutatingWebhook   = "inferscale-injector"
+	ValidatingHook    = "inferscale-validator"
+	DefaultCertDir    = "/etc/inferscale/tls"
 
 	// Keys of every Secret, the same as cert-manager writes, so both modes mount alike.
 	CertKey = "tls.crt"
 	KeyKey  = "tls.key"
 	CAKey   = "ca.crt"
+	// The staged successor of a CA Secret's signing CA (see authority.Authority).
+	NextCertKey = "next.crt"
+	NextKeyKey  = "next.key"
+
+	// AnnotationRotateCA on a CA Secret asks for a new CA now (it is staged, then signs
+	// after the overlap); the binary removes the annotation once the new CA is staged.
+	AnnotationRotateCA = "inferscale.io/rotate-ca"
 
 	defaultSyncInterval = time.Minute
-	caCommonName        = "inferscale-ca"
 )
 
 // Options configure a Manager. The zero values of the optional fields get the
@@ -58,8 +70,11 @@ type Options struct {
 	// Namespace of the Secrets and the Service: the one inferscale runs in. Default
 	// InstallNamespace().
 	Namespace string
-	// CASecret holds the CA (tls.crt, tls.key) and the trust bundle (ca.crt). Default inferscale-ca.
+	// CASecret holds the signing CA (tls.crt, tls.key), a staged successor (next.crt,
+	// next.key) and the trust bundle (ca.crt). Required.
 	CASecret string
+	// CACommonName of a generated CA. Default CASecret.
+	CACommonName string
 	// ServingSecret receives this binary's serving certificate (tls.crt, tls.key, ca.crt).
 	ServingSecret string
 	// Service whose in-cluster DNS names the serving certificate covers.
@@ -75,6 +90,9 @@ type Options struct {
 	Validity time.Duration
 	// CAValidity of a generated CA. Default ten years.
 	CAValidity time.Duration
+	// CAOverlap: a new CA is trusted this long before it signs, and its predecessor this
+	// long after. Default authority.DefaultOverlap.
+	CAOverlap time.Duration
 	// SyncInterval between checks of Start's loop. Default one minute.
 	SyncInterval time.Duration
 	// Clock drives validity and the loop. Default the real clock.
@@ -89,13 +107,14 @@ func WebhookOptions() Options {
 	return Options{
 		Mode:                            ModeSelfManaged,
 		Namespace:                       InstallNamespace(),
-		CASecret:                        CASecret,
+		CASecret:                        WebhookCASecret,
 		ServingSecret:                   WebhookSecret,
 		Service:                         WebhookService,
 		MutatingWebhookConfigurations:   []string{MutatingWebhook},
 		ValidatingWebhookConfigurations: []string{ValidatingHook},
 		CertDir:                         DefaultCertDir,
 		Validity:                        authority.DefaultServingValidity,
+		CAOverlap:                       authority.DefaultOverlap,
 		SyncInterval:                    defaultSyncInterval,
 	}
 }
@@ -105,11 +124,12 @@ func ScalerOptions() Options {
 	return Options{
 		Mode:          ModeSelfManaged,
 		Namespace:     InstallNamespace(),
-		CASecret:      CASecret,
+		CASecret:      ScalerCASecret,
 		ServingSecret: ScalerSecret,
 		Service:       ScalerService,
 		CertDir:       DefaultCertDir,
 		Validity:      authority.DefaultServingValidity,
+		CAOverlap:     authority.DefaultOverlap,
 		SyncInterval:  defaultSyncInterval,
 	}
 }
@@ -122,7 +142,7 @@ func InstallNamespace() string {
 	return Namespace
 }
 
-// BindFlags registers --namespace, --cert-mode, --cert-dir, --cert-validity and
+// BindFlags registers --namespace, --cert-mode, --cert-dir, --cert-validity, --ca-overlap and
 // --cert-sync-interval, with the current values as defaults, so every binary spells
 // them alike (the cert-manager manifests patch --cert-mode).
 func (o *Options) BindFlags(fs *flag.FlagSet) {
@@ -136,6 +156,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Mode, "cert-mode", o.Mode, "serving certificates: "+ModeSelfManaged+" (create, rotate and publish them) or "+ModeCertManager+" (serve what is mounted)")
 	fs.StringVar(&o.CertDir, "cert-dir", o.CertDir, "directory of tls.crt, tls.key and ca.crt; written in "+ModeSelfManaged+" mode, read in both")
 	fs.DurationVar(&o.Validity, "cert-validity", o.Validity, "validity of self-managed serving certificates; they are renewed when a third is left")
+	fs.DurationVar(&o.CAOverlap, "ca-overlap", o.CAOverlap, "self-managed CA rotation: a new CA is trusted this long before it signs, and the old one this long after; longer than a trust bundle takes to reach every client")
 	fs.DurationVar(&o.SyncInterval, "cert-sync-interval", o.SyncInterval, "how often self-managed certificates are checked, renewed and re-synced to the cert dir")
 }
 
@@ -150,14 +171,17 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Namespace == "" {
 		o.Namespace = InstallNamespace()
 	}
-	if o.CASecret == "" {
-		o.CASecret = CASecret
+	if o.CACommonName == "" {
+		o.CACommonName = o.CASecret
 	}
 	if o.Validity == 0 {
 		o.Validity = authority.DefaultServingValidity
 	}
 	if o.CAValidity == 0 {
 		o.CAValidity = authority.DefaultCAValidity
+	}
+	if o.CAOverlap == 0 {
+		o.CAOverlap = authority.DefaultOverlap
 	}
 	if o.SyncInterval == 0 {
 		o.SyncInterval = defaultSyncInterval
@@ -168,6 +192,9 @@ func (o Options) withDefaults() (Options, error) {
 	var errs []error
 	if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("namespace %q: %s", o.Namespace, strings.Join(msgs, "; ")))
+	}
+	if o.CASecret == "" {
+		errs = append(errs, errors.New("CA secret name is empty"))
 	}
 	if o.ServingSecret == "" {
 		errs = append(errs, errors.New("serving secret name is empty"))
@@ -183,6 +210,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Validity > o.CAValidity {
 		errs = append(errs, fmt.Errorf("cert validity %s exceeds the CA validity %s", o.Validity, o.CAValidity))
+	}
+	if o.CAOverlap < 0 || o.CAOverlap > o.CAValidity/3 {
+		errs = append(errs, fmt.Errorf("CA overlap %s: want 0..%s (a third of the CA validity)", o.CAOverlap, o.CAValidity/3))
 	}
 	if o.SyncInterval < 0 {
 		errs = append(errs, fmt.Errorf("cert sync interval %s is negative", o.SyncInterval))

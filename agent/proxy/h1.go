@@ -301,7 +301,7 @@ func replayable(r *http.Request) bool {
 }
 
 // requestHead is the request line and headers the model receives: the client's, less
-// hop-by-hop ones, plus the client's address appended to X-Forwarded-For.
+// hop-by-hop ones, with the forwarding headers as p.fwd has them.
 func (p *Proxy) requestHead(r *http.Request) []byte {
 	b := make([]byte, 0, 512)
 	b = append(b, r.Method...)
@@ -311,20 +311,8 @@ func (p *Proxy) requestHead(r *http.Request) []byte {
 	b = append(b, r.Host...)
 	b = append(b, "\r\n"...)
 	conn := r.Header["Connection"]
-	xff := ""
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		xff = ip
-	}
 	for k, vv := range r.Header {
-		if isHopByHop(k, conn) {
-			continue
-		}
-		if k == "X-Forwarded-For" {
-			if xff != "" {
-				xff = strings.Join(vv, ", ") + ", " + xff
-			} else {
-				xff = strings.Join(vv, ", ")
-			}
+		if isHopByHop(k, conn) || !p.fwd.passes(k) {
 			continue
 		}
 		if k == "Te" && !hasToken(vv, "trailers") {
@@ -334,8 +322,10 @@ func (p *Proxy) requestHead(r *http.Request) []byte {
 			b = appendHeader(b, k, v)
 		}
 	}
-	if xff != "" {
-		b = appendHeader(b, "X-Forwarded-For", xff)
+	if !p.fwd.passes("X-Forwarded-For") {
+		if xff := p.fwd.forwardedFor(r.Header["X-Forwarded-For"], r.RemoteAddr); xff != "" {
+			b = appendHeader(b, "X-Forwarded-For", xff)
+		}
 	}
 	if r.ContentLength > 0 || (r.ContentLength == 0 && bodyMethod(r.Method)) {
 		b = appendHeader(b, "Content-Length", strconv.FormatInt(r.ContentLength, 10))

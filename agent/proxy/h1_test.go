@@ -14,26 +14,43 @@ import (
 	"testing"
 )
 
-func TestForwardedHeadersKept(t *testing.T) {
+// TestForwardedHeadersByPolicy: over loopback, on the fast path (a small body) and the
+// ReverseProxy path (a chunked one), the model sees the client's forwarding headers as each
+// mode has them, and every other header as the client sent it.
+func TestForwardedHeadersByPolicy(t *testing.T) {
 	up := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s|%s|%s|%s", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("Keep-Alive"), r.Header.Get("X-Custom"))
+		fmt.Fprintf(w, "xff=%s|xfp=%s|real=%s|fwd=%s|ka=%s|custom=%s", strings.Join(r.Header.Values("X-Forwarded-For"), ";"), r.Header.Get("X-Forwarded-Proto"),
+			r.Header.Get("X-Real-IP"), r.Header.Get("Forwarded"), r.Header.Get("Keep-Alive"), r.Header.Get("X-Custom"))
 	}))
-	f := newFixture(t, up, Options{})
-	// A small body takes the fast path; a chunked one goes through ReverseProxy: same view.
-	for _, body := range []io.Reader{strings.NewReader("{}"), io.MultiReader(strings.NewReader("{"), strings.NewReader("}"))} {
-		req, _ := http.NewRequest("POST", "http://"+f.addr+"/v1/completions", body)
-		req.Header.Set("X-Forwarded-For", "203.0.113.7")
-		req.Header.Set("X-Forwarded-Proto", "https")
-		req.Header.Set("Keep-Alive", "timeout=5")
-		req.Header.Set("X-Custom", "kept")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if want := "203.0.113.7, 127.0.0.1|https||kept"; string(b) != want {
-			t.Errorf("model saw %q, want %q (chunked=%v)", b, want, req.ContentLength < 0)
+	for mode, want := range map[Forwarded]string{
+		"":                "xff=127.0.0.1|xfp=|real=|fwd=|ka=|custom=kept",
+		ForwardedStrip:    "xff=127.0.0.1|xfp=|real=|fwd=|ka=|custom=kept",
+		ForwardedAppend:   "xff=203.0.113.7, 198.51.100.1, 127.0.0.1|xfp=https|real=203.0.113.7|fwd=for=203.0.113.7|ka=|custom=kept",
+		ForwardedPreserve: "xff=203.0.113.7, 198.51.100.1|xfp=https|real=203.0.113.7|fwd=for=203.0.113.7|ka=|custom=kept",
+	} {
+		f := newFixture(t, up, Options{Forwarded: mode})
+		for _, body := range []func() io.Reader{
+			func() io.Reader { return strings.NewReader("{}") },
+			func() io.Reader { return io.MultiReader(strings.NewReader("{"), strings.NewReader("}")) },
+		} {
+			req, _ := http.NewRequest("POST", "http://"+f.addr+"/v1/completions", body())
+			req.Header.Add("X-Forwarded-For", "203.0.113.7")
+			req.Header.Add("X-Forwarded-For", "198.51.100.1")
+			req.Header.Set("X-Forwarded-Proto", "https")
+			req.Header.Set("X-Real-IP", "203.0.113.7")
+			req.Header.Set("Forwarded", "for=203.0.113.7")
+			req.Header.Set("Keep-Alive", "timeout=5")
+			req.Header.Set("X-Custom", "kept")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			got := strings.ReplaceAll(string(b), ";", ", ") // one header line or several: the same list
+			if got != want {
+				t.Errorf("mode %q: model saw %q, want %q (chunked=%v)", mode, got, want, req.ContentLength < 0)
+			}
 		}
 	}
 }

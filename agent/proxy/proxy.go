@@ -15,7 +15,6 @@ import (
 	"net/http/httputil"
 	"net/textproto"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +44,8 @@ type Options struct {
 	// QueueSize bounds the requests waiting for a slot when MaxConcurrency is reached;
 	// beyond it the agent answers 503 with Retry-After.
 	QueueSize int
+	// Forwarded is what becomes of the client's forwarding headers; default ForwardedStrip.
+	Forwarded Forwarded
 	Recorder  *measure.Recorder
 	Log       logr.Logger
 }
@@ -55,13 +56,17 @@ type Proxy struct {
 	h1      *h1Pool // the fast path; nil when the model speaks only gRPC
 	rec     *measure.Recorder
 	limit   *breaker
+	fwd     Forwarded
 	log     logr.Logger
 	writers sync.Pool
 }
 
 // New returns a Proxy for o.
 func New(o Options) *Proxy {
-	p := &Proxy{rec: o.Recorder, log: o.Log}
+	p := &Proxy{rec: o.Recorder, log: o.Log, fwd: o.Forwarded}
+	if p.fwd == "" {
+		p.fwd = ForwardedStrip
+	}
 	if o.MaxConcurrency > 0 {
 		p.limit = newBreaker(o.MaxConcurrency, o.QueueSize)
 	}
@@ -74,7 +79,7 @@ func New(o Options) *Proxy {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host // the model sees the Host the client sent
-			forwardedFor(pr)
+			p.fwd.setForwarded(pr.Out.Header, pr.In.Header, pr.In.RemoteAddr)
 		},
 		Transport:    newTransport(o.Protocol, idle),
 		BufferPool:   bufferPool{},
@@ -133,23 +138,6 @@ type bufferPool struct{}
 // buffers copy bodies. 8 KiB holds any token-stream chunk, and an open stream holds one for
 // its whole life, so a thousand streams cost 8 MiB here.
 var buffers = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
-
-// forwardedFor keeps the X-Forwarded-* headers an ingress set (Rewrite drops them) and
-// appends the client's address to X-Forwarded-For, as the fast path does.
-func forwardedFor(pr *httputil.ProxyRequest) {
-	for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
-		if v, ok := pr.In.Header[k]; ok {
-			pr.Out.Header[k] = v
-		}
-	}
-	xff := pr.In.Header["X-Forwarded-For"]
-	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
-		xff = append(slices.Clone(xff), ip)
-	}
-	if len(xff) > 0 {
-		pr.Out.Header.Set("X-Forwarded-For", strings.Join(xff, ", "))
-	}
-}
 
 func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { buffers.Put(&b) }

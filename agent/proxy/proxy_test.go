@@ -485,6 +485,7 @@ func FuzzRequestPath(f *testing.F) {
 		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
 		"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Real-IP: 1.2.3.4\r\nForwarded: for=1.2.3.4\r\nx-forwarded-for: 9.9.9.9\r\n\r\n",
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 	} {
 		f.Add([]byte(seed))
@@ -493,6 +494,10 @@ func FuzzRequestPath(f *testing.F) {
 	model := serve(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.EqualFold(r.Header.Get("Upgrade"), "h2c") || r.Method == http.MethodConnect {
 			bad.Store(fmt.Sprintf("the model got %s with Upgrade %q", r.Method, r.Header.Get("Upgrade")))
+		}
+		// The default policy strips what a client claims about its address.
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) != 1 || xff[0] != "127.0.0.1" || r.Header.Get("X-Real-IP") != "" || r.Header.Get("Forwarded") != "" {
+			bad.Store(fmt.Sprintf("the model got X-Forwarded-For %q, X-Real-IP %q, Forwarded %q", xff, r.Header.Get("X-Real-IP"), r.Header.Get("Forwarded")))
 		}
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("X-Model", "1")

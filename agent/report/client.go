@@ -33,12 +33,10 @@ const Path = "/v1/reports"
 type Options struct {
 	// ScalerURL is the scaler's base URL, e.g. https://inferscale-scaler.inferscale.svc:8443.
 	ScalerURL string
-	// CAFile verifies the scaler's certificate; empty means the system roots. It is re-read
-	// when it changes, so a rotated CA needs no restart.
+	// CAFile verifies the scaler's certificate; empty means the system roots. It is read
+	// before every send and the roots replaced when its content changed, so a CA rotation
+	// (the kubelet refreshing a projected trust bundle) needs no restart.
 	CAFile string
-	// CABundle is the same PEM inline, used when CAFile is empty. The injecting webhook
-	// passes it in the environment, so the pod needs no volume for it.
-	CABundle []byte
 	// TokenFile holds the bearer token; it is re-read for every send, as the kubelet
 	// rotates projected tokens in place.
 	TokenFile string
@@ -59,7 +57,7 @@ type Client struct {
 	url    string
 	queue  chan *reportv1.Report
 	client atomic.Pointer[http.Client]
-	caMod  time.Time
+	caPEM  []byte // the content of CAFile the client trusts
 
 	// dropped counts reports lost since the last delivered one; it rides on the next report.
 	dropped atomic.Uint64
@@ -116,8 +114,11 @@ func New(o Options) (*Client, error) {
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(c.sent, dropped, c.failures)
 	}
+	// A CA file that is missing or empty at start is no reason to stop the agent (and with
+	// it the pod): the kubelet may project the trust bundle later. Sends fail, counted with
+	// reason "ca", until it is there.
 	if _, err := c.httpClient(); err != nil {
-		return nil, err
+		o.Log.Error(err, "No CA to trust the scaler with yet; reports wait for it")
 	}
 	return c, nil
 }
@@ -289,36 +290,25 @@ func (c *Client) send(ctx context.Context, r *reportv1.Report) error {
 	}
 }
 
-// httpClient returns the client, rebuilt when the CA file changed. Only the sender goroutine
-// (and New) call it.
+// httpClient returns the client, rebuilt when the CA file's content changed. Only the sender
+// goroutine (and New) call it.
 func (c *Client) httpClient() (*http.Client, error) {
 	hc := c.client.Load()
 	if c.o.CAFile == "" {
 		if hc != nil {
 			return hc, nil
 		}
-		if len(c.o.CABundle) == 0 {
-			return c.newClient(nil), nil
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(c.o.CABundle) {
-			return nil, fmt.Errorf("CA bundle: no PEM certificate")
-		}
-		return c.newClient(pool), nil
+		return c.newClient(nil), nil
 	}
-	st, err := os.Stat(c.o.CAFile)
+	pem, err := os.ReadFile(c.o.CAFile)
 	if err != nil {
 		if hc != nil {
 			return hc, nil // keep the last good CA while the file is being replaced
 		}
 		return nil, fmt.Errorf("CA file: %w", err)
 	}
-	if hc != nil && st.ModTime().Equal(c.caMod) {
+	if hc != nil && bytes.Equal(pem, c.caPEM) {
 		return hc, nil
-	}
-	pem, err := os.ReadFile(c.o.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("CA file: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
@@ -327,7 +317,10 @@ func (c *Client) httpClient() (*http.Client, error) {
 		}
 		return nil, fmt.Errorf("CA file %s: no PEM certificate", c.o.CAFile)
 	}
-	c.caMod = st.ModTime()
+	if hc != nil {
+		c.o.Log.Info("CA file changed; trusting its certificates from now on", "file", c.o.CAFile)
+	}
+	c.caPEM = pem
 	return c.newClient(pool), nil
 }
 

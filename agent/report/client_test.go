@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	reportv1 "github.com/inferscale/inferscale/api/report/v1"
+	"github.com/inferscale/inferscale/certs/authority"
 )
 
 // fakeScaler records the reports it accepts; while down it answers 503.
@@ -145,27 +148,82 @@ func TestUntrustedScalerRefused(t *testing.T) {
 	}
 }
 
-// TestInlineCABundleTrustsScaler: the webhook hands the CA over in the environment, not as
-// a file; a bundle without a certificate is an error naming it.
-func TestInlineCABundleTrustsScaler(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) }))
-	defer srv.Close()
-	token := filepath.Join(t.TempDir(), "token")
-	_ = os.WriteFile(token, []byte("t"), 0o600)
-	bundle := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	c, err := New(Options{ScalerURL: srv.URL, TokenFile: token, CABundle: bundle, Clock: clocktesting.NewFakeClock(time.Unix(0, 0)), Log: testr.New(t)})
+// TestCAFileFollowsRotation: the CA file is missing when the agent starts (the kubelet has
+// not projected the trust bundle yet), then appears; the scaler's CA is rotated with an
+// overlap (old, then old and new, then new) while the same client keeps sending, each send on
+// a new TLS connection; once the old CA left the file, a certificate it signed is refused.
+func TestCAFileFollowsRotation(t *testing.T) {
+	now := time.Now()
+	caA, err := authority.NewCA(now, "a", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.send(context.Background(), report(1)); err != nil {
-		t.Fatalf("send with the inline CA bundle: %v", err)
+	caB, err := authority.NewCA(now, "b", time.Hour)
+	if err != nil {
+		t.Fatal(err)
 	}
-	bad, err := New(Options{ScalerURL: srv.URL, TokenFile: token, CABundle: []byte("not a certificate"), Clock: clocktesting.NewFakeClock(time.Unix(0, 0)), Log: testr.New(t)})
-	if err == nil {
-		err = bad.send(context.Background(), report(1))
+	serving := func(ca *authority.KeyPair) *tls.Certificate {
+		kp, err := ca.Issue(now, []string{"localhost"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pair
 	}
-	if err == nil || !strings.Contains(err.Error(), "CA bundle") {
-		t.Fatalf("want an error naming the CA bundle, got %v", err)
+	var served atomic.Pointer[tls.Certificate]
+	served.Store(serving(caA))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(202) }))
+	srv.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return served.Load(), nil }}
+	srv.Config.SetKeepAlivesEnabled(false) // every send verifies the certificate anew
+	srv.StartTLS()
+	defer srv.Close()
+
+	dir := t.TempDir()
+	token, caFile := filepath.Join(dir, "token"), filepath.Join(dir, "ca.crt")
+	_ = os.WriteFile(token, []byte("t"), 0o600)
+	// A name, so that the client sends SNI and the server picks its certificate by it.
+	c, err := New(Options{ScalerURL: strings.Replace(srv.URL, "127.0.0.1", "localhost", 1), TokenFile: token, CAFile: caFile, Clock: clocktesting.NewFakeClock(now), Log: testr.New(t)})
+	if err != nil {
+		t.Fatalf("New without the CA file yet: %v", err)
+	}
+	if err := c.send(context.Background(), report(1)); err == nil || !strings.Contains(err.Error(), "CA file") {
+		t.Fatalf("send before the CA file exists: %v, want an error naming it", err)
+	}
+	// The kubelet's atomic update: a new file renamed over the old one.
+	project := func(cas ...*authority.KeyPair) {
+		t.Helper()
+		var b []byte
+		for _, ca := range cas {
+			b = append(b, ca.CertPEM...)
+		}
+		tmp := caFile + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, caFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, step := range []struct {
+		bundle []*authority.KeyPair
+		server *authority.KeyPair
+		ok     bool
+	}{
+		{bundle: []*authority.KeyPair{caA}, server: caA, ok: true},
+		{bundle: []*authority.KeyPair{caA, caB}, server: caA, ok: true},
+		{bundle: []*authority.KeyPair{caA, caB}, server: caB, ok: true},
+		{bundle: []*authority.KeyPair{caB}, server: caB, ok: true},
+		{bundle: []*authority.KeyPair{caB}, server: caA, ok: false},
+	} {
+		project(step.bundle...)
+		served.Store(serving(step.server))
+		err := c.send(context.Background(), report(i+2))
+		if (err == nil) != step.ok {
+			t.Errorf("step %d (trusting %d CAs, served by %s): send error %v, want ok=%v", i, len(step.bundle), step.server.Cert.Subject.CommonName, err, step.ok)
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 
 const (
 	// DefaultCAValidity is how long a generated CA is valid. Long, because replacing
-	// it changes every trust bundle handed out (webhook caBundle, agents' env).
+	// it changes every trust bundle handed out (webhook caBundle, agents' bundle).
 	DefaultCAValidity = 10 * 365 * 24 * time.Hour
 	// DefaultServingValidity is how long a generated serving certificate is valid.
 	DefaultServingValidity = 365 * 24 * time.Hour
@@ -181,14 +181,23 @@ func NeedsRenewal(now time.Time, certPEM, keyPEM []byte, ca *x509.Certificate, d
 // CANeedsRenewal reports whether the CA must be replaced, and why: unparsable, not
 // a CA, or less than a third of its lifetime left at now.
 func CANeedsRenewal(now time.Time, certPEM, keyPEM []byte) (string, bool) {
-	kp, err := Parse(certPEM, keyPEM)
+	kp, err := ParseCA(certPEM, keyPEM)
 	if err != nil {
 		return err.Error(), true
 	}
-	if !kp.Cert.IsCA || !kp.Cert.BasicConstraintsValid || kp.Cert.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return "certificate is not a CA", true
-	}
 	return expiring(now, kp.Cert)
+}
+
+// ParseCA is Parse for a CA: the certificate must be one that may sign certificates.
+func ParseCA(certPEM, keyPEM []byte) (*KeyPair, error) {
+	kp, err := Parse(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	if !kp.Cert.IsCA || !kp.Cert.BasicConstraintsValid || kp.Cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return nil, errors.New("certificate is not a CA")
+	}
+	return kp, nil
 }
 
 // expiring is true once less than a third of the lifetime is left: early enough

@@ -46,7 +46,6 @@ func run() error {
 		port      int
 		probeAddr string
 		metrics   string
-		caFile    string
 		excluded  string
 		ceiling   int
 		template  = inject.DefaultConfig()
@@ -57,7 +56,6 @@ func run() error {
 	flag.IntVar(&port, "webhook-port", 9443, "port of the admission webhook server (HTTPS)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.StringVar(&metrics, "metrics-bind-address", ":8080", "address of /metrics; 0 disables it")
-	flag.StringVar(&caFile, "agent-ca-file", "", "PEM bundle injected into agents (INFERSCALE_CA_BUNDLE) to trust the scaler; default: ca.crt in --cert-dir")
 	flag.StringVar(&excluded, "excluded-namespaces", metav1.NamespaceSystem, "comma-separated namespaces never injected, besides --namespace (inferscale's own)")
 	flag.IntVar(&ceiling, "max-replicas-ceiling", int(policy.DefaultMaxReplicas), "largest spec.maxReplicas a policy may have in this cluster")
 	template.BindFlags(flag.CommandLine)
@@ -79,9 +77,6 @@ func run() error {
 	// The agents report to the scaler of this install unless told otherwise.
 	if !flagSet("scaler-url") {
 		template.ScalerURL = inject.ScalerURL(certOpts.Namespace)
-	}
-	if caFile == "" {
-		caFile = certs.CABundleFile(certOpts.CertDir)
 	}
 	log := ctrl.Log.WithName("inferscale-webhook")
 	log.Info("starting", "version", version.String(), "namespace", certOpts.Namespace, "certMode", certOpts.Mode, "agentImage", template.Image, "scalerURL", template.ScalerURL)
@@ -137,7 +132,7 @@ func run() error {
 	if ceiling < 1 || ceiling > math.MaxInt32 {
 		return fmt.Errorf("--max-replicas-ceiling %d: want 1 to %d", ceiling, math.MaxInt32)
 	}
-	opts := server.Options{Template: template, CAFile: caFile, OptIn: optin.Options{ExcludedNamespaces: append(splitList(excluded), certOpts.Namespace)}, MaxReplicasCeiling: int32(ceiling)}
+	opts := server.Options{Template: template, OptIn: optin.Options{ExcludedNamespaces: append(splitList(excluded), certOpts.Namespace)}, MaxReplicasCeiling: int32(ceiling)}
 	server.RegisterMetrics(ctrlmetrics.Registry)
 	if err := server.Setup(mgr, opts); err != nil {
 		return fmt.Errorf("webhooks: %w", err)

@@ -222,6 +222,13 @@ func TestAgainstAPIServer(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("no certificate written: %v", err)
 	}
+	// The agents' trust bundle is published, with the scaler's RBAC, as what the cert dir holds.
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		ctb, err := kube.CertificatesV1().ClusterTrustBundles().Get(ctx, "inferscale-scaler-ca", metav1.GetOptions{})
+		return err == nil && ctb.Spec.TrustBundle == string(caPEM), nil
+	}); err != nil {
+		t.Fatalf("the ClusterTrustBundle inferscale-scaler-ca does not hold the report endpoint's CA: %v", err)
+	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	httpc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "inferscale-scaler.inferscale-system.svc"}}}

@@ -81,6 +81,9 @@ type Options struct {
 	// ReportMemoryLimit bounds the bytes the report store holds (window.Store.SetMemoryLimit).
 	ReportMemoryLimit resource.Quantity
 	Certs             certs.Options
+	// TrustBundle names the ClusterTrustBundle the report endpoint's trust bundle is
+	// published in, for the agents; empty: none is published.
+	TrustBundle string
 }
 
 // DefaultOptions are the defaults of the flags.
@@ -108,6 +111,7 @@ func DefaultOptions() Options {
 		MaxReplicasCeiling: int(v1alpha1.DefaultMaxReplicasCeiling),
 		ReportMemoryLimit:  *resource.NewQuantity(window.DefaultMemoryLimit, resource.BinarySI),
 		Certs:              certs.ScalerOptions(),
+		TrustBundle:        certs.ScalerTrustBundle,
 	}
 }
 
@@ -142,6 +146,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	})
 	fs.IntVar(&o.MaxReplicasCeiling, "max-replicas-ceiling", o.MaxReplicasCeiling, "largest replica count the scaler asks for, whatever a policy's maxReplicas says (the webhook's flag of the same name)")
 	o.Certs.BindFlags(fs)
+	fs.StringVar(&o.TrustBundle, "trust-bundle-name", o.TrustBundle, "ClusterTrustBundle that publishes the ca.crt of --cert-dir for the agents (in both cert modes); empty: none")
 }
 
 // RegisterMetrics registers the scaler's metrics with reg, where controller-runtime's own
@@ -221,6 +226,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 			return err
 		}
 		if err := mgr.Add(cm); err != nil {
+			return err
+		}
+	}
+	if o.TrustBundle != "" {
+		if err := mgr.Add(&certs.TrustBundlePublisher{
+			Client: direct, Name: o.TrustBundle, File: certs.CABundleFile(o.Certs.CertDir),
+			Interval: o.Certs.SyncInterval, Log: log.WithName("trust-bundle"),
+		}); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	agentv1 "github.com/inferscale/inferscale/api/agent/v1"
 )
 
 // Names every injection uses. They are part of the contract with the scaler
@@ -21,6 +23,8 @@ const (
 	ContainerName = "inferscale-agent"
 	// TokenVolumeName is the projected service-account token volume.
 	TokenVolumeName = "inferscale-token"
+	// CAVolumeName is the projected ClusterTrustBundle the agent trusts the scaler by.
+	CAVolumeName = "inferscale-ca"
 	// TokenAudience is the audience the scaler's TokenReview asks for.
 	TokenAudience = "inferscale-scaler"
 	// AdminPortName names the agent's port of /metrics, /readyz and /healthz
@@ -48,6 +52,7 @@ const (
 	AnnotationSidecarMemoryLimit = "inferscale.io/sidecar-memory-limit"
 	AnnotationAgentPort          = "inferscale.io/agent-port"
 	AnnotationAgentAdminPort     = "inferscale.io/agent-admin-port"
+	AnnotationForwardedHeaders   = "inferscale.io/forwarded-headers"
 )
 
 // Config is the injection template: what every injected sidecar gets unless a
@@ -61,8 +66,13 @@ type Config struct {
 	Version string
 	// ScalerURL is where the agent pushes reports; empty: it sends none.
 	ScalerURL string
-	// CABundle is the PEM bundle the agent trusts for the scaler.
-	CABundle string
+	// TrustBundle names the ClusterTrustBundle that holds the CAs the agent trusts for the
+	// scaler; it is projected into the pod, so the agent follows a CA rotation. Empty: the
+	// agent trusts the system roots.
+	TrustBundle string
+	// ForwardedHeaders is the agent's policy for the client's forwarding headers
+	// (agentv1.ForwardedStrip, ...); a pod overrides it with AnnotationForwardedHeaders.
+	ForwardedHeaders string
 	// ListenPort serves client traffic; AdminPort serves /metrics and probes.
 	ListenPort int32
 	AdminPort  int32
@@ -98,11 +108,13 @@ func ScalerURL(namespace string) string {
 // DefaultConfig returns the template of a default install.
 func DefaultConfig() Config {
 	return Config{
-		Image:           "inferscale/inferscale-agent:v0.1.0",
-		ImagePullPolicy: corev1.PullIfNotPresent,
-		ScalerURL:       ScalerURL("inferscale-system"),
-		ListenPort:      9080,
-		AdminPort:       9090,
+		Image:            "inferscale/inferscale-agent:v0.1.0",
+		ImagePullPolicy:  corev1.PullIfNotPresent,
+		ScalerURL:        ScalerURL("inferscale-system"),
+		TrustBundle:      "inferscale-scaler-ca",
+		ForwardedHeaders: agentv1.ForwardedStrip,
+		ListenPort:       9080,
+		AdminPort:        9090,
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{
 				corev1.ResourceCPU:    resource.MustParse("50m"),
@@ -138,6 +150,11 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenExpirationSeconds < 600 {
 		return fmt.Errorf("token expiration %ds: the API server requires at least 600", c.TokenExpirationSeconds)
+	}
+	if c.TrustBundle != "" {
+		if msgs := validation.IsDNS1123Subdomain(c.TrustBundle); len(msgs) > 0 {
+			return fmt.Errorf("agent trust bundle %q: %s", c.TrustBundle, strings.Join(msgs, "; "))
+		}
 	}
 	if msgs := validation.IsValidPortName(AdminPortName); len(msgs) > 0 {
 		return fmt.Errorf("admin port name: %s", strings.Join(msgs, "; "))

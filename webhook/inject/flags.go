@@ -24,6 +24,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AgentLogLevel, "agent-log-level", c.AgentLogLevel, "--log-level of the injected agents (error, info, debug, 0..10); empty: the agent's default, info")
 	fs.StringVar(&c.AgentLogFormat, "agent-log-format", c.AgentLogFormat, "--log-format of the injected agents (json, console); empty: the agent's default, json")
 	fs.StringVar(&c.ScalerURL, "scaler-url", c.ScalerURL, "URL the agents push reports to; empty: they send none")
+	fs.StringVar(&c.TrustBundle, "agent-trust-bundle", c.TrustBundle, "ClusterTrustBundle projected into agents to trust the scaler by (the scaler publishes it; the kubelet refreshes it); empty: the system roots")
+	fs.StringVar(&c.ForwardedHeaders, "agent-forwarded-headers", c.ForwardedHeaders, "what agents do with a client's Forwarded, X-Forwarded-* and X-Real-IP headers: strip, append or preserve; a pod overrides it with "+AnnotationForwardedHeaders)
 	port := func(name, usage string, p *int32) {
 		fs.Func(name, fmt.Sprintf("%s (default %d)", usage, *p), func(v string) error {
 			var n int32

@@ -99,6 +99,9 @@ func Inject(pod *corev1.Pod, cfg *Config) (Result, error) {
 		return Result{}, err
 	}
 	volumes := []corev1.Volume{tokenVolume(cfg)}
+	if cfg.TrustBundle != "" {
+		volumes = append(volumes, caVolume(cfg))
+	}
 	if gpu.podResources {
 		volumes = append(volumes, podResourcesVolume())
 	}
@@ -401,9 +404,7 @@ func sidecar(cfg *Config, s settings, st Status) corev1.Container {
 		ReadinessProbe: probe("/readyz", 2, 2),
 		LivenessProbe:  probe("/healthz", 10, 3),
 		Resources:      s.resources,
-		VolumeMounts: []corev1.VolumeMount{{
-			Name: TokenVolumeName, MountPath: agentv1.TokenDir, ReadOnly: true,
-		}},
+		VolumeMounts:   mounts(cfg),
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             ptr.To(true),
 			RunAsUser:                ptr.To(cfg.RunAsUser),
@@ -435,6 +436,30 @@ func tokenVolume(cfg *Config) corev1.Volume {
 			}}},
 		},
 	}}
+}
+
+// caVolume projects the ClusterTrustBundle the scaler publishes. Optional: a pod created
+// before the scaler published it still starts (its agent reports once the kubelet has
+// projected the bundle), since the sidecar must never keep a pod from running.
+func caVolume(cfg *Config) corev1.Volume {
+	return corev1.Volume{Name: CAVolumeName, VolumeSource: corev1.VolumeSource{
+		Projected: &corev1.ProjectedVolumeSource{
+			DefaultMode: ptr.To[int32](0o444),
+			Sources: []corev1.VolumeProjection{{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{
+				Name:     ptr.To(cfg.TrustBundle),
+				Optional: ptr.To(true),
+				Path:     path.Base(agentv1.CAFile),
+			}}},
+		},
+	}}
+}
+
+func mounts(cfg *Config) []corev1.VolumeMount {
+	m := []corev1.VolumeMount{{Name: TokenVolumeName, MountPath: agentv1.TokenDir, ReadOnly: true}}
+	if cfg.TrustBundle != "" {
+		m = append(m, corev1.VolumeMount{Name: CAVolumeName, MountPath: agentv1.CADir, ReadOnly: true})
+	}
+	return m
 }
 
 // IsNotInjectable reports whether err says a pod cannot be injected safely.

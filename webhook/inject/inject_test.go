@@ -39,7 +39,6 @@ func podOf(ann map[string]string, containers ...corev1.Container) *corev1.Pod {
 
 func testConfig() *Config {
 	c := DefaultConfig()
-	c.CABundle = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 	return &c
 }
 
@@ -55,7 +54,7 @@ func agentOf(t *testing.T, pod *corev1.Pod) corev1.Container {
 }
 
 // downward is what the kubelet fills the downward API variables with.
-var downward = map[string]string{"metadata.name": "p", "metadata.namespace": "ai", "metadata.uid": "u-1", "spec.nodeName": "n1"}
+var downward = map[string]string{"metadata.name": "p", "metadata.namespace": "ai", "metadata.uid": "u-1", "spec.nodeName": "n1", "status.podIP": "10.88.0.9"}
 
 // startAgent parses the sidecar's args and env as the agent does when the kubelet starts it,
 // so a test sees the configuration the agent runs with, or why it would refuse to start.
@@ -216,7 +215,7 @@ func TestInjectedSidecar(t *testing.T) {
 		t.Errorf("image %s, want %s", agent.Image, cfg.Image)
 	}
 	a := mustStartAgent(t, out)
-	if a.ListenPort != 9080 || a.AdminPort != 9090 || a.UpstreamPort != 8000 || a.Protocol != "http" || a.ScalerURL != cfg.ScalerURL || a.CABundle != cfg.CABundle {
+	if a.ListenPort != 9080 || a.AdminPort != 9090 || a.UpstreamPort != 8000 || a.Protocol != "http" || a.ScalerURL != cfg.ScalerURL || a.ForwardedHeaders != agentv1.ForwardedStrip {
 		t.Errorf("agent config %+v", a)
 	}
 	if a.PodName != "p" || a.PodNamespace != "ai" || a.PodUID != "u-1" || a.NodeName != "n1" {
@@ -225,9 +224,31 @@ func TestInjectedSidecar(t *testing.T) {
 	if want := agentv1.TokenDir + "/" + vol(out).Projected.Sources[0].ServiceAccountToken.Path; a.TokenFile != want {
 		t.Errorf("the agent reads its token from %s, the volume puts it at %s", a.TokenFile, want)
 	}
-	for _, arg := range agent.Args {
-		if strings.Contains(arg, "CERTIFICATE") {
-			t.Errorf("arg %q: the CA bundle belongs in the environment", arg)
+	if a.AdminAddress != downward["status.podIP"] {
+		t.Errorf("admin address %q: want the pod's IP, where the kubelet probes", a.AdminAddress)
+	}
+	// The CA file is the projected ClusterTrustBundle, mounted where the agent reads it.
+	var ca *corev1.Volume
+	for i := range out.Spec.Volumes {
+		if out.Spec.Volumes[i].Name == CAVolumeName {
+			ca = &out.Spec.Volumes[i]
+		}
+	}
+	if ca == nil || ca.Projected == nil || len(ca.Projected.Sources) != 1 || ca.Projected.Sources[0].ClusterTrustBundle == nil {
+		t.Fatalf("no projected ClusterTrustBundle volume %s: %+v", CAVolumeName, out.Spec.Volumes)
+	}
+	ctb := ca.Projected.Sources[0].ClusterTrustBundle
+	if *ctb.Name != cfg.TrustBundle || !*ctb.Optional {
+		t.Errorf("ClusterTrustBundle projection %+v: want %s, optional (the pod starts before it exists)", ctb, cfg.TrustBundle)
+	}
+	if !slices.ContainsFunc(agent.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == CAVolumeName && m.MountPath == agentv1.CADir && m.ReadOnly
+	}) || a.CAFile != agentv1.CADir+"/"+ctb.Path {
+		t.Errorf("the agent reads its CA from %s; mounts %+v put the bundle at %s/%s", a.CAFile, agent.VolumeMounts, agentv1.CADir, ctb.Path)
+	}
+	for _, e := range agent.Env {
+		if strings.Contains(e.Value, "CERTIFICATE") {
+			t.Errorf("env %s holds a CA bundle: it would be frozen at injection", e.Name)
 		}
 	}
 	sc := agent.SecurityContext
@@ -242,7 +263,7 @@ func TestInjectedSidecar(t *testing.T) {
 	if !reflect.DeepEqual(agent.Resources, cfg.Resources) {
 		t.Errorf("resources %v, want the template's %v", agent.Resources, cfg.Resources)
 	}
-	if len(agent.VolumeMounts) != 1 || agent.VolumeMounts[0].MountPath != agentv1.TokenDir || !agent.VolumeMounts[0].ReadOnly {
+	if len(agent.VolumeMounts) != 2 || agent.VolumeMounts[0].MountPath != agentv1.TokenDir || !agent.VolumeMounts[0].ReadOnly {
 		t.Errorf("mounts %+v", agent.VolumeMounts)
 	}
 	if v := vol(out); v.Name != TokenVolumeName || v.Projected == nil || v.Projected.Sources[0].ServiceAccountToken.Audience != TokenAudience {
@@ -255,14 +276,22 @@ func TestInjectedSidecar(t *testing.T) {
 	if err := json.Unmarshal([]byte(out.Annotations[AnnotationStatus]), &st); err != nil {
 		t.Fatalf("status annotation: %v", err)
 	}
-	want := Status{Container: ContainerName, Image: cfg.Image, Version: "v0.1.0", Volumes: []string{TokenVolumeName},
+	want := Status{Container: ContainerName, Image: cfg.Image, Version: "v0.1.0", Volumes: []string{TokenVolumeName, CAVolumeName},
 		FrontedContainer: "model", FrontedPort: 8000, PortName: "http", ListenPort: 9080, AdminPort: 9090, Protocol: "http"}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("status %+v, want %+v", st, want)
 	}
 }
 
-func vol(pod *corev1.Pod) corev1.Volume { return pod.Spec.Volumes[len(pod.Spec.Volumes)-1] }
+// vol is the pod's token volume.
+func vol(pod *corev1.Pod) corev1.Volume {
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == TokenVolumeName {
+			return v
+		}
+	}
+	return corev1.Volume{}
+}
 
 func TestInjectRewritesProbesThatUsedTheName(t *testing.T) {
 	model := container("model", cport("http", 8000), cport("metrics", 9100))
@@ -558,6 +587,7 @@ func TestInjectEveryAnnotationAtAndBeyondItsLimits(t *testing.T) {
 		{AnnotationMaxConcurrency, "0", func(a agentv1.Config, _ corev1.Container) bool { return a.MaxConcurrency == 0 }, nil},
 		{AnnotationQueueSize, strconv.Itoa(agentv1.MaxQueueSize), func(a agentv1.Config, _ corev1.Container) bool { return a.QueueSize == agentv1.MaxQueueSize }, []string{strconv.Itoa(agentv1.MaxQueueSize + 1), "-1"}},
 		{AnnotationQueueSize, "0", func(a agentv1.Config, _ corev1.Container) bool { return a.QueueSize == 0 }, nil},
+		{AnnotationForwardedHeaders, agentv1.ForwardedAppend, func(a agentv1.Config, _ corev1.Container) bool { return a.ForwardedHeaders == agentv1.ForwardedAppend }, []string{"trust", ""}},
 		{AnnotationAgentPort, "65535", func(a agentv1.Config, _ corev1.Container) bool { return a.ListenPort == 65535 }, []string{"65536", "0", "9090", "8000"}},
 		{AnnotationAgentAdminPort, "1", func(a agentv1.Config, _ corev1.Container) bool { return a.AdminPort == 1 }, []string{"0", "65536", "9080"}},
 		{AnnotationSidecarCPU, "1m", quantity(cpuReq, "1m"), []string{"0", "-1", "lots"}},

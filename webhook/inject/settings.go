@@ -35,6 +35,7 @@ var agentAnnotation = map[string]string{
 	"model-ready-path":   AnnotationModelReadyPath,
 	"max-concurrency":    AnnotationMaxConcurrency,
 	"queue-size":         AnnotationQueueSize,
+	"forwarded-headers":  AnnotationForwardedHeaders,
 }
 
 // agentBase is the agent configuration every injected sidecar starts from: the agent's
@@ -42,7 +43,10 @@ var agentAnnotation = map[string]string{
 func agentBase(cfg *Config) agentv1.Config {
 	a := agentv1.Default()
 	a.ListenPort, a.AdminPort = int(cfg.ListenPort), int(cfg.AdminPort)
-	a.ScalerURL, a.CABundle = cfg.ScalerURL, cfg.CABundle
+	a.ScalerURL, a.ForwardedHeaders = cfg.ScalerURL, cfg.ForwardedHeaders
+	if cfg.TrustBundle != "" {
+		a.CAFile = agentv1.CAFile
+	}
 	if cfg.AgentLogLevel != "" {
 		a.Log.Level = cfg.AgentLogLevel
 	}
@@ -94,6 +98,9 @@ func settingsFor(ann map[string]string, cfg *Config) (settings, error) {
 	}
 	if v, ok := ann[AnnotationModelReadyPath]; ok {
 		s.agent.ModelReadyPath = v
+	}
+	if v, ok := ann[AnnotationForwardedHeaders]; ok {
+		s.agent.ForwardedHeaders = v
 	}
 
 	quantity := func(key string, list *corev1.ResourceList, name corev1.ResourceName) {

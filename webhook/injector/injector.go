@@ -10,9 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"sync"
-	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -43,10 +40,8 @@ type Injector struct {
 	// pod's owners: the agent scrapes them without the pod having to name them again.
 	Policies PolicyMetrics
 	Options  optin.Options
-	// Template is the injection template; its CABundle is filled per request from CABundle.
+	// Template is the injection template.
 	Template inject.Config
-	// CABundle returns the PEM bundle the agent must trust for the scaler.
-	CABundle func() (string, error)
 	// Services lists the namespace's Services, to warn about those that
 	// target the fronted port by number. Nil: no such warnings.
 	Services client.Reader
@@ -101,13 +96,6 @@ func (in *Injector) Handle(ctx context.Context, req admission.Request) admission
 			warnings = append(warnings, warnPrefix+"could not read the policies' model metrics; the agent scrapes only those the pod names: "+err.Error())
 		}
 		cfg.ModelMetrics = names
-	}
-	if in.CABundle != nil {
-		bundle, err := in.CABundle()
-		if err != nil {
-			return in.notInjected(ctx, ptr.Deref(req.DryRun, false), &pod, d, fmt.Sprintf("the scaler's CA bundle is not readable: %v", err), warnings)
-		}
-		cfg.CABundle = bundle
 	}
 	if cfg.GPUPodResources && inject.WantsPodResources(&pod) {
 		// The hostPath and root user the socket needs pass Pod Security only at privileged.
@@ -239,36 +227,4 @@ func prefixed(ws []string) []string {
 		out = append(out, warnPrefix+w)
 	}
 	return out
-}
-
-// CAFile returns a CABundle function that reads path, re-reading it only when
-// its modification time or size changed: certificates rotate in place, and
-// a pod creation should not cost a file read.
-func CAFile(path string) func() (string, error) {
-	var (
-		mu      sync.Mutex
-		modTime time.Time
-		size    int64
-		pem     string
-	)
-	return func() (string, error) {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return "", err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if pem != "" && fi.ModTime().Equal(modTime) && fi.Size() == size {
-			return pem, nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return "", err
-		}
-		if len(data) == 0 {
-			return "", fmt.Errorf("%s is empty", path)
-		}
-		pem, modTime, size = string(data), fi.ModTime(), fi.Size()
-		return pem, nil
-	}
 }

@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -100,7 +97,6 @@ func newInjector(t testing.TB, l optin.Lookup, services ...*corev1.Service) (*In
 	rec := events.NewFakeRecorder(10)
 	return &Injector{
 		Lookup: l, Options: optin.DefaultOptions(), Template: inject.DefaultConfig(),
-		CABundle: func() (string, error) { return "PEM", nil },
 		Services: b.Build(), Recorder: rec,
 	}, rec
 }
@@ -178,15 +174,10 @@ func TestAdmitsUnchanged(t *testing.T) {
 			wantEvent: "Warning InferscaleNotInjected pod llama-abc-* opted in"},
 		{name: "owner lookup fails", lookup: lookup{err: errors.New("cache not synced")}, pod: withPort, wantWarn: "could not decide"},
 		{name: "dry run leaves no event", lookup: lookup{}, pod: modelPod(true), dryRun: true, wantWarn: "no container declares a TCP port"},
-		{name: "CA bundle unreadable", lookup: lookup{}, pod: withPort, caErr: errors.New("no such file"), wantWarn: "CA bundle is not readable",
-			wantEvent: "InferscaleNotInjected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in, rec := newInjector(t, tt.lookup)
-			if tt.caErr != nil {
-				in.CABundle = func() (string, error) { return "", tt.caErr }
-			}
 			req := podRequest(t, tt.pod)
 			req.DryRun = ptr.To(tt.dryRun)
 			resp := in.Handle(context.Background(), req)
@@ -239,30 +230,6 @@ func TestIgnoresOtherRequests(t *testing.T) {
 	req.Object.Raw = []byte("{")
 	if resp := in.Handle(context.Background(), req); !resp.Allowed || len(resp.Patches) != 0 || len(resp.Warnings) != 1 {
 		t.Errorf("undecodable pod: %+v, want admitted with a warning", resp)
-	}
-}
-
-func TestCAFileRereadsWhenChanged(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ca.crt")
-	read := CAFile(path)
-	if _, err := read(); err == nil {
-		t.Fatal("no error for a missing file")
-	}
-	if err := os.WriteFile(path, []byte("one"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := read(); err != nil || got != "one" {
-		t.Fatalf("read %q, %v", got, err)
-	}
-	if err := os.WriteFile(path, []byte("two!"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	later := time.Now().Add(time.Minute)
-	if err := os.Chtimes(path, later, later); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := read(); err != nil || got != "two!" {
-		t.Errorf("after rotation read %q, %v; want the new bundle", got, err)
 	}
 }
 

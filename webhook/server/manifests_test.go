@@ -80,13 +80,13 @@ func TestDeploymentAndRBAC(t *testing.T) {
 			continue
 		}
 		for _, rule := range r.Rules {
-			if strings.Join(rule.ResourceNames, ",") == certs.CASecret+","+certs.WebhookSecret {
+			if strings.Join(rule.ResourceNames, ",") == certs.WebhookCASecret+","+certs.WebhookSecret {
 				roleOK = true
 			}
 		}
 	}
 	if !roleOK {
-		t.Errorf("no Role rule on secrets %s and %s", certs.CASecret, certs.WebhookSecret)
+		t.Errorf("no Role rule on secrets %s and %s", certs.WebhookCASecret, certs.WebhookSecret)
 	}
 	var d appsv1.Deployment
 	if err := yaml.UnmarshalStrict([]byte(readDocs(t, "../../manifests/webhook/deployment.yaml")[0]), &d); err != nil {

@@ -49,9 +49,7 @@ const (
 // Options configure the handlers.
 type Options struct {
 	Template inject.Config
-	// CAFile is the PEM bundle injected into agents to trust the scaler.
-	CAFile string
-	OptIn  optin.Options
+	OptIn    optin.Options
 	// MaxReplicasCeiling bounds spec.maxReplicas of every policy; 0 is
 	// policy.DefaultMaxReplicas.
 	MaxReplicasCeiling int32
@@ -94,7 +92,6 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Policies: lookup,
 		Options:  opts.OptIn,
 		Template: opts.Template,
-		CABundle: injector.CAFile(opts.CAFile),
 		Services: mgr.GetCache(),
 		Recorder: mgr.GetEventRecorder(EventSource),
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strconv"
@@ -43,6 +44,20 @@ const (
 	GPUAttributionDRA = "dra"
 )
 
+// What the agent does with the forwarding headers a client sent (--forwarded-headers):
+// Forwarded, X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and X-Real-IP.
+const (
+	// ForwardedStrip: the client's are removed and the model gets X-Forwarded-For with the
+	// address that connected to the agent, so no client can pose as another address.
+	ForwardedStrip = "strip"
+	// ForwardedAppend: the client's are passed and that address is appended to
+	// X-Forwarded-For; for a proxy in front that sets them and is trusted to strip a
+	// client's (an ingress, a mesh).
+	ForwardedAppend = "append"
+	// ForwardedPreserve: passed as the client sent them, nothing added.
+	ForwardedPreserve = "preserve"
+)
+
 // GPUDeviceList splits --gpu-devices, a list separated by commas or spaces.
 func GPUDeviceList(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
@@ -54,6 +69,11 @@ const (
 	DefaultTokenFile = TokenDir + "/token"
 	// TokenDir is the directory of DefaultTokenFile.
 	TokenDir = "/var/run/secrets/inferscale.io/token"
+	// CAFile is where the injecting webhook mounts the scaler's trust bundle (a projected
+	// ClusterTrustBundle that the kubelet refreshes); it is the --ca-file of injected agents.
+	CAFile = CADir + "/ca.crt"
+	// CADir is the directory of CAFile.
+	CADir = "/var/run/secrets/inferscale.io/ca"
 	// DefaultPodResourcesSocket is where the kubelet serves the PodResources API.
 	DefaultPodResourcesSocket = "/var/lib/kubelet/pod-resources/kubelet.sock"
 )
@@ -82,14 +102,19 @@ var ModelMetricPresets = map[string][]string{
 // Config is the agent's configuration. Every field has a flag and an environment variable
 // (EnvName); a flag given on the command line wins over the environment.
 type Config struct {
-	ListenPort   int
-	AdminPort    int
+	ListenPort int
+	AdminPort  int
+	// AdminAddress is the IP the admin port listens on: the pod's IP in an injected agent
+	// (the kubelet probes and Prometheus scrapes come to it), never every interface.
+	AdminAddress string
 	UpstreamHost string
 	UpstreamPort int
 	Protocol     string
 
 	MaxConcurrency int
 	QueueSize      int
+
+	ForwardedHeaders string
 
 	ModelReadyPath   string
 	ModelMetrics     string
@@ -98,7 +123,6 @@ type Config struct {
 
 	ScalerURL      string
 	CAFile         string
-	CABundle       string
 	TokenFile      string
 	ReportInterval time.Duration
 	ReportBuffer   int
@@ -127,6 +151,7 @@ const (
 	EnvPodNamespace = "POD_NAMESPACE"
 	EnvPodUID       = "POD_UID"
 	EnvNodeName     = "NODE_NAME"
+	EnvPodIP        = "POD_IP"
 )
 
 // DownwardAPI maps each pod-identity variable to the pod field the downward API fills it from.
@@ -135,6 +160,7 @@ var DownwardAPI = []struct{ Env, FieldPath string }{
 	{EnvPodNamespace, "metadata.namespace"},
 	{EnvPodUID, "metadata.uid"},
 	{EnvNodeName, "spec.nodeName"},
+	{EnvPodIP, "status.podIP"},
 }
 
 var flagEnv = map[string]string{
@@ -142,12 +168,12 @@ var flagEnv = map[string]string{
 	"pod-namespace": EnvPodNamespace,
 	"pod-uid":       EnvPodUID,
 	"node-name":     EnvNodeName,
+	"admin-address": EnvPodIP,
 }
 
-// envOnly are the flags Render passes as environment variables: pod identity (from the
-// downward API) and the CA bundle (a PEM of several KiB, unreadable in `ps` and in the pod spec
-// as an argument).
-var envOnly = map[string]bool{"pod-name": true, "pod-namespace": true, "pod-uid": true, "node-name": true, "ca-bundle": true}
+// envOnly are the flags Render passes as environment variables: pod identity and address
+// (from the downward API).
+var envOnly = map[string]bool{"pod-name": true, "pod-namespace": true, "pod-uid": true, "node-name": true, "admin-address": true}
 
 // EnvName is the environment variable that sets flag name.
 func EnvName(name string) string {
@@ -168,18 +194,19 @@ func Default() Config {
 func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ListenPort, "listen-port", 9080, "port the agent serves client traffic on (the pod's serving port name points here)")
 	fs.IntVar(&c.AdminPort, "admin-port", 9090, "port of /metrics, /healthz and /readyz")
+	fs.StringVar(&c.AdminAddress, "admin-address", "127.0.0.1", "IP address the admin port listens on; an injected agent gets its pod's IP (POD_IP), where the kubelet probes it")
 	fs.StringVar(&c.UpstreamHost, "upstream-host", "127.0.0.1", "host of the model server")
 	fs.IntVar(&c.UpstreamPort, "upstream-port", 0, "port of the model server (required)")
 	fs.StringVar(&c.Protocol, "protocol", ProtocolHTTP, "what the model speaks: http (HTTP/1.1; gRPC requests still go over h2c) or grpc (h2c only)")
 	fs.IntVar(&c.MaxConcurrency, "max-concurrency", 0, "requests passed to the model at once; 0 means no limit")
+	fs.StringVar(&c.ForwardedHeaders, "forwarded-headers", ForwardedStrip, "the client's Forwarded, X-Forwarded-For, -Host, -Proto and X-Real-IP headers: strip (removed; X-Forwarded-For is the address that connected), append (passed, that address appended to X-Forwarded-For; behind a trusted proxy) or preserve (passed unchanged)")
 	fs.IntVar(&c.QueueSize, "queue-size", 100, "requests waiting for a slot when --max-concurrency is reached; beyond it 503 with Retry-After")
 	fs.StringVar(&c.ModelReadyPath, "model-ready-path", "", "HTTP path whose 2xx makes the agent ready; empty: ready when the model port accepts connections")
 	fs.StringVar(&c.ModelMetrics, "model-metrics", "", "comma-separated presets (vllm, triton, tgi) and metric names to scrape from the model; empty: none")
 	fs.IntVar(&c.ModelMetricsPort, "model-metrics-port", 0, "port of the model's Prometheus endpoint; 0 means --upstream-port")
 	fs.StringVar(&c.ModelMetricsPath, "model-metrics-path", "/metrics", "path of the model's Prometheus endpoint")
 	fs.StringVar(&c.ScalerURL, "scaler-url", "", "base URL of the scaler (https://...); empty: no reports are sent")
-	fs.StringVar(&c.CAFile, "ca-file", "", "PEM CA bundle that signs the scaler's certificate; empty: --ca-bundle, else system roots")
-	fs.StringVar(&c.CABundle, "ca-bundle", "", "the same PEM CA bundle inline, as the injecting webhook hands it over; --ca-file wins")
+	fs.StringVar(&c.CAFile, "ca-file", "", "PEM CA bundle that signs the scaler's certificate, re-read when its content changes; empty: the system roots")
 	fs.StringVar(&c.TokenFile, "token-file", DefaultTokenFile, "projected service-account token (audience inferscale-scaler), re-read on every send")
 	fs.DurationVar(&c.ReportInterval, "report-interval", time.Second, "interval of one report")
 	fs.IntVar(&c.ReportBuffer, "report-buffer", 60, "reports kept while the scaler is unreachable; older ones are dropped and counted")
@@ -245,8 +272,7 @@ type EnvVar struct {
 
 // Render returns the container arguments and environment that make the agent load exactly c
 // (once the downward API filled in the pod's identity): a --flag=value for every setting that
-// differs from its default, in a fixed order; the pod identity from the downward API; the CA
-// bundle as a variable.
+// differs from its default, in a fixed order, and the pod identity from the downward API.
 func (c Config) Render() (args []string, env []EnvVar) {
 	var view Config
 	fs := flag.NewFlagSet("", flag.ContinueOnError)
@@ -260,9 +286,6 @@ func (c Config) Render() (args []string, env []EnvVar) {
 	})
 	for _, d := range DownwardAPI {
 		env = append(env, EnvVar{Name: d.Env, FieldPath: d.FieldPath})
-	}
-	if c.CABundle != "" {
-		env = append(env, EnvVar{Name: EnvName("ca-bundle"), Value: c.CABundle})
 	}
 	return args, env
 }
@@ -303,6 +326,12 @@ func (c *Config) Check() []FieldError {
 	if c.UpstreamPort == c.ListenPort || c.UpstreamPort == c.AdminPort {
 		bad("upstream-port", itoa(c.UpstreamPort), "the model's port must differ from the agent's --listen-port %d and --admin-port %d", c.ListenPort, c.AdminPort)
 		errs[len(errs)-1].Others = []string{"listen-port", "admin-port"}
+	}
+	if c.AdminAddress != "" && net.ParseIP(c.AdminAddress) == nil {
+		bad("admin-address", strconv.Quote(c.AdminAddress), "want an IP address")
+	}
+	if c.ForwardedHeaders != ForwardedStrip && c.ForwardedHeaders != ForwardedAppend && c.ForwardedHeaders != ForwardedPreserve {
+		bad("forwarded-headers", strconv.Quote(c.ForwardedHeaders), "want %s, %s or %s", ForwardedStrip, ForwardedAppend, ForwardedPreserve)
 	}
 	if c.UpstreamHost == "" || strings.ContainsAny(c.UpstreamHost, "/ @?#") {
 		bad("upstream-host", strconv.Quote(c.UpstreamHost), "want a host name or IP address")

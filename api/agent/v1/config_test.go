@@ -11,7 +11,7 @@ import (
 )
 
 // identity is what the downward API fills in for a running pod.
-var identity = map[string]string{"metadata.name": "llama-0", "metadata.namespace": "ai", "metadata.uid": "u-1", "spec.nodeName": "n1"}
+var identity = map[string]string{"metadata.name": "llama-0", "metadata.namespace": "ai", "metadata.uid": "u-1", "spec.nodeName": "n1", "status.podIP": "10.88.0.7"}
 
 // start loads the rendered container as the kubelet would start it: args as given, env with
 // the downward API's values.
@@ -28,6 +28,7 @@ func start(args []string, env []EnvVar) (Config, error) {
 
 func withIdentity(c Config) Config {
 	c.PodName, c.PodNamespace, c.PodUID, c.NodeName = identity["metadata.name"], identity["metadata.namespace"], identity["metadata.uid"], identity["spec.nodeName"]
+	c.AdminAddress = identity["status.podIP"]
 	return c
 }
 
@@ -36,7 +37,8 @@ func TestRenderLoadsBackTheSameConfig(t *testing.T) {
 	every.ListenPort, every.AdminPort, every.UpstreamHost, every.UpstreamPort, every.Protocol = 1, 65535, "::1", 8000, ProtocolGRPC
 	every.MaxConcurrency, every.QueueSize = MaxConcurrency, 0
 	every.ModelReadyPath, every.ModelMetrics, every.ModelMetricsPort, every.ModelMetricsPath = "/v1/health/ready", "vllm,my_gauge", 8001, "/m"
-	every.ScalerURL, every.CAFile, every.CABundle, every.TokenFile = "https://s:8443", "/ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "/t"
+	every.ScalerURL, every.CAFile, every.TokenFile = "https://s:8443", "/ca.pem", "/t"
+	every.ForwardedHeaders = ForwardedPreserve
 	every.ReportInterval, every.ReportBuffer, every.GPU, every.PodResourcesSocket = 250*time.Millisecond, 1, GPUOff, "/s"
 	every.DrainGrace, every.DrainTimeout = 0, MaxDrainDuration
 	every.Log.Level, every.Log.Format = "4", "console"
@@ -55,8 +57,8 @@ func TestRenderLoadsBackTheSameConfig(t *testing.T) {
 				t.Errorf("loaded\n%+v\nwant\n%+v\nfrom %q", got, want, args)
 			}
 			for _, a := range args {
-				if strings.Contains(a, "BEGIN CERTIFICATE") || strings.HasPrefix(a, "--pod-name") || strings.HasPrefix(a, "--pod-uid") || strings.HasPrefix(a, "--pod-namespace") || strings.HasPrefix(a, "--node-name") {
-					t.Errorf("arg %q: the CA bundle and pod identity go in the environment", a)
+				if strings.HasPrefix(a, "--admin-address") || strings.HasPrefix(a, "--pod-name") || strings.HasPrefix(a, "--pod-uid") || strings.HasPrefix(a, "--pod-namespace") || strings.HasPrefix(a, "--node-name") {
+					t.Errorf("arg %q: the pod's identity and address go in the environment", a)
 				}
 			}
 		})
@@ -115,6 +117,8 @@ func TestCheckEveryLimit(t *testing.T) {
 		{"listen-port", func(c *Config) { c.AdminPort = 9091 }, func(c *Config) { c.AdminPort = c.ListenPort }},
 		{"upstream-port", func(c *Config) { c.UpstreamPort = 65535 }, func(c *Config) { c.UpstreamPort = c.AdminPort }},
 		{"upstream-host", func(c *Config) { c.UpstreamHost = "model.local" }, func(c *Config) { c.UpstreamHost = "a/b" }},
+		{"admin-address", func(c *Config) { c.AdminAddress = "fd00::7" }, func(c *Config) { c.AdminAddress = "localhost" }},
+		{"forwarded-headers", func(c *Config) { c.ForwardedHeaders = ForwardedAppend }, func(c *Config) { c.ForwardedHeaders = "trust" }},
 		{"protocol", func(c *Config) { c.Protocol = ProtocolGRPC }, func(c *Config) { c.Protocol = "udp" }},
 		{"max-concurrency", func(c *Config) { c.MaxConcurrency = MaxConcurrency }, func(c *Config) { c.MaxConcurrency = MaxConcurrency + 1 }},
 		{"max-concurrency", func(c *Config) { c.MaxConcurrency = 0 }, func(c *Config) { c.MaxConcurrency = -1 }},

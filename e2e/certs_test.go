@@ -41,7 +41,7 @@ func TestCertificatesRotateWhileAdmissionAnswers(t *testing.T) {
 	ctx := t.Context()
 	secrets := testCluster.Client.CoreV1().Secrets(install.Namespace)
 
-	caBefore, err := secrets.Get(ctx, certs.CASecret, metav1.GetOptions{})
+	caBefore, err := secrets.Get(ctx, certs.WebhookCASecret, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("the self-managed CA secret: %v", err)
 	}
@@ -78,7 +78,7 @@ func TestCertificatesRotateWhileAdmissionAnswers(t *testing.T) {
 	if len(failures) > 0 {
 		t.Errorf("admission failed %d times during the rotation (of %d), first: %s", len(failures), answered+len(failures), failures[0])
 	}
-	caAfter, err := secrets.Get(ctx, certs.CASecret, metav1.GetOptions{})
+	caAfter, err := secrets.Get(ctx, certs.WebhookCASecret, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

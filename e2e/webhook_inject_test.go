@@ -49,7 +49,7 @@ func TestWebhookInjectsAnnotatedDeploymentServingThroughAgent(t *testing.T) {
 	pod := pods[0]
 	st, _ := agentStatus(t, pod)
 	want := inject.Status{Container: inject.ContainerName, Image: "inferscale/inferscale-agent:v0.1.0", Version: "v0.1.0",
-		Volumes: []string{inject.TokenVolumeName}, FrontedContainer: "model", FrontedPort: 8000, PortName: "http",
+		Volumes: []string{inject.TokenVolumeName, inject.CAVolumeName}, FrontedContainer: "model", FrontedPort: 8000, PortName: "http",
 		ListenPort: 9080, AdminPort: 9090, Protocol: "http"}
 	if fmt.Sprint(st) != fmt.Sprint(want) {
 		t.Errorf("status %+v, want %+v", st, want)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"sync"
 	"time"
@@ -186,7 +187,7 @@ func (m *Manager) ensureCA(ctx context.Context) (*authority.KeyPair, []byte, err
 		bundle := a.Bundle(now)
 		data := caData(a, bundle)
 		handled := rotate && a.Next != nil
-		if !handled && sameData(s.Data, data) {
+		if !handled && maps.EqualFunc(s.Data, data, bytes.Equal) {
 			return a.Signing, bundle, nil
 		}
 		s.Data = data
@@ -236,18 +237,6 @@ func caData(a authority.Authority, bundle []byte) map[string][]byte {
 		data[NextCertKey], data[NextKeyKey] = a.Next.CertPEM, a.Next.KeyPEM
 	}
 	return data
-}
-
-func sameData(a, b map[string][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || !bytes.Equal(v, w) {
-			return false
-		}
-	}
-	return true
 }
 
 // ensureServing returns the data of the serving Secret, creating it or renewing its

@@ -99,9 +99,15 @@ spec:
 	}
 	t.Logf("lo (priority 0): %s: %s", reason, message)
 
-	// The budget's status shows used/limit and each grant, and the trim is an Event.
-	status := kubectl(t, "get", "asb", budgetName, "-o", `jsonpath={.status.used}{" "}{.status.requested}{" "}{range .status.policies[*]}{.name}={.grantedReplicas}/{.requestedReplicas}{" "}{end}`)
-	if !strings.HasPrefix(status, "800m ") || !strings.Contains(status, "hi=3/3") || !regexp.MustCompile(`lo=1/[23] `).MatchString(status) {
+	// The budget's status shows used/limit and each grant, and the trim is an Event. The status
+	// is written every period from each policy's latest claim, so it may take a period or two to
+	// show the claims of the same moment.
+	var status string
+	shown := func(context.Context) (bool, error) {
+		status = kubectl(t, "get", "asb", budgetName, "-o", `jsonpath={.status.used}{" "}{.status.requested}{" "}{range .status.policies[*]}{.name}={.grantedReplicas}/{.requestedReplicas}{" "}{end}`)
+		return strings.HasPrefix(status, "800m ") && strings.Contains(status, "hi=3/3") && regexp.MustCompile(`lo=1/[23] `).MatchString(status), nil
+	}
+	if err := wait.PollUntilContextTimeout(t.Context(), 500*time.Millisecond, 10*time.Second, true, shown); err != nil {
 		t.Errorf("budget status %q: want 800m used, hi=3/3, lo=1/2 or 1/3", status)
 	}
 	t.Logf("budget %s: used, requested, granted/requested: %s", budgetName, status)

@@ -235,7 +235,6 @@ type pod struct {
 	replica *model.Replica
 	rec     *measure.Recorder
 	epoch   time.Duration // the recorder's epoch on the run's clock
-	report  reportv1.Report
 	busy    time.Duration // replica busy time at the last collection
 	done    int           // requests finished since the last collection
 }

@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -301,7 +301,7 @@ func validateMetricIdentifier(id *MetricIdentifier, fldPath *field.Path) field.E
 	case len(id.Name) > maxMetricNameLength:
 		errs = append(errs, field.TooLong(fldPath.Child("name"), id.Name, maxMetricNameLength))
 	default:
-		for _, msg := range path.IsValidPathSegmentName(id.Name) {
+		for _, msg := range content.IsPathSegmentName(id.Name) {
 			errs = append(errs, field.Invalid(fldPath.Child("name"), id.Name, msg))
 		}
 	}

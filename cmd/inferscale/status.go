@@ -98,7 +98,7 @@ func fetchStatus(ctx context.Context, c client.Reader, ns, name string) (*v1alph
 	if err := c.List(ctx, &list, client.InNamespace(ns), client.MatchingFields{
 		"involvedObject.kind": "AutoscalingPolicy", "involvedObject.name": name,
 	}); err != nil {
-		return &p, nil, fmt.Errorf("Events of AutoscalingPolicy %s/%s: %w", ns, name, err)
+		return &p, nil, fmt.Errorf("list Events of AutoscalingPolicy %s/%s: %w", ns, name, err)
 	}
 	var events []corev1.Event
 	for _, e := range list.Items {

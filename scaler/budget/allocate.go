@@ -274,10 +274,10 @@ func (a *allocation) fill(group []int, target func(*Claim) int32, capacity int64
 
 // words explains the grants of one allocation; the words every reason shares are made once.
 type words struct {
-	b        Budget
-	res      *Result
-	head     string // "budget b: 12 of 12 GPUs in use"
-	max, min string
+	b    Budget
+	res  *Result
+	head string // "budget b: 12 of 12 GPUs in use"
+	max  string
 }
 
 func (w *words) inUse() string {

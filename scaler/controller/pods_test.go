@@ -173,7 +173,7 @@ func BenchmarkCachedPodBytes(b *testing.B) {
 	p.ManagedFields = make([]metav1.ManagedFieldsEntry, 3)
 	for i := range p.ManagedFields {
 		p.ManagedFields[i] = metav1.ManagedFieldsEntry{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate,
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(strings.Repeat(`{"f:metadata":{"f:labels":{}}}`, 20))}}
+			FieldsV1: metav1.NewFieldsV1(strings.Repeat(`{"f:metadata":{"f:labels":{}}}`, 20))}
 	}
 	probe := &corev1.Probe{PeriodSeconds: 1}
 	env := make([]corev1.EnvVar, 12)

@@ -193,8 +193,6 @@ func TestInjectChoosesThePort(t *testing.T) {
 	}
 }
 
-func itoa(n int32) string { return strconv.Itoa(int(n)) }
-
 func TestInjectedSidecar(t *testing.T) {
 	cfg := testConfig()
 	pod := podOf(nil, container("model", cport("http", 8000)))

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,6 +21,11 @@ func TestScalerScalesUpUnderLoadAndBackDown(t *testing.T) {
 	readyPods(t, ns, name, 1)
 	ip := serviceFor(t, ns, name, map[string]string{"app": name})
 	applyPolicy(t, scalerPolicy(ns, name, "apps/v1", "Deployment", name, 5))
+	// As a GitOps health check or a script would wait for it.
+	kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "--timeout=60s", "autoscalingpolicy/"+name)
+	if ready := kubectl(t, "-n", ns, "get", "asp", name, "-o", "custom-columns=READY:.status.conditions[?(@.type==\"Ready\")].status", "--no-headers"); strings.TrimSpace(ready) != "True" {
+		t.Errorf("kubectl get asp: Ready = %q after kubectl wait, want True", ready)
+	}
 
 	// 100 req/s for 40 s: two and a half times what one pod serves.
 	startLoad(t, ns, clusterURL(ip, 80, "/v1/completions"), "40s@100")
@@ -31,7 +37,7 @@ func TestScalerScalesUpUnderLoadAndBackDown(t *testing.T) {
 	// the scale-down stabilization (10 s) and policy (100% per 5 s) let it down to 1.
 	n, took = waitReplicas(t, ns, name, read, func(n int32) bool { return n == 1 }, 120*time.Second, "scale-down after the load")
 	t.Logf("scaled down to %d replica %s after the scale-up", n, took.Round(100*time.Millisecond))
-	if out := kubectl(t, "-n", ns, "get", "events", "--field-selector", "reason=SuccessfulRescale", "-o", "custom-columns=NOTE:.note", "--no-headers"); out == "" {
+	if out := kubectl(t, "-n", ns, "get", "events", "--field-selector", "reason=SuccessfulRescale", "-o", "custom-columns=MESSAGE:.message", "--no-headers"); !strings.Contains(out, "New size") {
 		t.Error("no SuccessfulRescale Events on the policy")
 	}
 }

@@ -58,7 +58,7 @@ func TestChartCertManagerModeAppliesServerSide(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied := kubectl(t, "apply", "--dry-run=server", "-f", rendered)
-	for _, want := range []string{"certificate.cert-manager.io/inferscale-webhook", "issuer.cert-manager.io/inferscale-ca", "deployment.apps/inferscale-scaler"} {
+	for _, want := range []string{"certificate.cert-manager.io/inferscale-webhook", "issuer.cert-manager.io/inferscale-webhook-ca", "issuer.cert-manager.io/inferscale-scaler-ca", "deployment.apps/inferscale-scaler"} {
 		if !strings.Contains(applied, want) {
 			t.Errorf("the dry run did not include %s:\n%s", want, applied)
 		}

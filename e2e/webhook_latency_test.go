@@ -43,19 +43,22 @@ func TestWebhookAdmissionLatency(t *testing.T) {
 	createDeployment(t, ns, modelDeployment("latency", 0, map[string]string{optin.AnnotationInject: "true"}, nil))
 	var rsName string
 	var rsUID types.UID
+	var rsLabels map[string]string
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		list, err := testCluster.Client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=latency"})
 		if err != nil || len(list.Items) == 0 {
 			return false, err
 		}
-		rsName, rsUID = list.Items[0].Name, list.Items[0].UID
+		rsName, rsUID, rsLabels = list.Items[0].Name, list.Items[0].UID, list.Items[0].Spec.Template.Labels
 		return true, nil
 	})
 	if err != nil {
 		t.Fatalf("the Deployment's ReplicaSet: %v", err)
 	}
+	// The pod as the ReplicaSet controller makes it (its template's labels, pod-template-hash
+	// included), so the webhook verifies the owner chain as it does for real pods.
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: rsName + "-", Labels: map[string]string{"app": "latency"},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: rsName + "-", Labels: rsLabels,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rsName, UID: rsUID, Controller: ptr.To(true)}}},
 		Spec: modelPodSpec(),
 	}

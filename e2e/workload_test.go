@@ -77,7 +77,7 @@ func TestDeploymentServesThroughService(t *testing.T) {
 		clusterURL(ip, 80, "/v1/completions"),
 		clusterURL(ip, 80, "/v1/completions?stream=true"),
 		clusterURL(ip, 80, "/metrics"))
-	for _, want := range []string{`"object":"text_completion"`, "data: [DONE]", "vllm:num_requests_waiting 0"} {
+	for _, want := range []string{`"object":"text_completion"`, "data: [DONE]", `vllm:num_requests_waiting{model_name="modelserver"} 0`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("responses through Service %s lack %q:\n%s", ip, want, out)
 		}

@@ -2,6 +2,7 @@ package decision
 
 import (
 	"math"
+	"time"
 )
 
 // What the latency sizer plans with; see capacity.
@@ -29,16 +30,36 @@ type capacity struct {
 	// saturated is the lowest completion rate per ready replica seen with the percentile over
 	// target in a steady window (every pod Ready throughout); 0 while none was.
 	saturated float64
+	// overSince is when the percentile went steadily over target at a rate proven safe; zero
+	// while it is not.
+	overSince time.Time
 }
 
-// observe learns from one stable window: rate is the completions per ready replica, p the
-// percentile and target its target, in seconds; steady says that every pod of the target was
-// Ready for the whole window and no backlog is draining, so a violation cannot be one left
-// from fewer replicas.
-func (c *capacity) observe(rate, p, target float64, steady bool) {
+// observation is what one stable window shows a latency metric.
+type observation struct {
+	// rate is the completions per ready replica; p the percentile and target its target, in
+	// seconds.
+	rate, p, target float64
+	// steady: every pod of the target was Ready for the whole window and no backlog is
+	// building up or draining, so a violation cannot be one left from fewer replicas.
+	steady bool
+	// fresh: the burst window's percentile is over target too (or it has too few requests
+	// to say), so a violation is of the load now and not of a burst that already passed
+	// and stays in the stable window.
+	fresh bool
+	now   time.Time
+	// window is the stable window's length: how long a violation at a rate proven safe must
+	// last before it counts as heavier requests.
+	window time.Duration
+}
+
+// observe learns from one stable window.
+func (c *capacity) observe(o observation) {
+	rate, p, target := o.rate, o.p, o.target
 	if !(rate > 0) || math.IsInf(rate, 0) {
 		return
 	}
+	heavier := false
 	switch {
 	case p <= target:
 		if rate > c.safe {
@@ -49,17 +70,28 @@ func (c *capacity) observe(rate, p, target float64, steady bool) {
 			// requests): what was learned is stale.
 			c.saturated = 0
 		}
-	case !steady:
-		// Over target while pods start or just started: a backlog left from fewer replicas
-		// (their completion rate says nothing of what one replica can serve).
+	case !o.steady || !o.fresh:
+		// Over target while pods start or just started, while a pod drains, or only in
+		// requests of a burst that has passed: a backlog left from fewer replicas or a
+		// transient (their completion rate says nothing of what one replica can serve).
 	case rate > c.safe:
 		if c.saturated == 0 || rate < c.saturated {
 			c.saturated = rate
 		}
 	default:
-		// Over target at a rate once proven safe: the requests got heavier. Start again
-		// from this rate.
-		c.saturated, c.safe = rate, min(c.safe, capacityHeadroom*rate)
+		// Over target at a rate once proven safe, steadily, for a whole window: the requests
+		// got heavier. Start again from this rate.
+		heavier = true
+		if c.overSince.IsZero() {
+			c.overSince = o.now
+		}
+		if !o.now.Before(c.overSince.Add(o.window)) {
+			c.saturated, c.safe = rate, min(c.safe, capacityHeadroom*rate)
+			heavier = false
+		}
+	}
+	if !heavier {
+		c.overSince = time.Time{}
 	}
 }
 

@@ -14,6 +14,8 @@ func TestCapacityLearning(t *testing.T) {
 	type obs struct {
 		rate, p float64
 		steady  bool
+		stale   bool // only the stable window is over target, not the burst window
+		at      int  // seconds after t0
 	}
 	const target = 1.0
 	for _, tc := range []struct {
@@ -22,23 +24,27 @@ func TestCapacityLearning(t *testing.T) {
 		want float64 // perReplica
 	}{
 		{"nothing learned", nil, 0},
-		{"no traffic teaches nothing", []obs{{0, 0.1, false}}, 0},
-		{"within target: explore above the best safe rate, by the headroom", []obs{{4, 0.8, false}}, 5},
-		{"far within target: explore at most 1.5×", []obs{{4, 0.1, false}}, 6},
-		{"the best safe rate counts", []obs{{4, 0.5, false}, {2, 0.1, false}}, 6},
-		{"saturated: plan at 0.8 of the saturation rate", []obs{{4, 0.5, false}, {10, 3, true}}, 8},
-		{"saturated while pods start: a backlog, nothing learned", []obs{{4, 0.5, false}, {10, 3, false}}, 6},
-		{"saturated below a better safe rate: the safe one", []obs{{4, 0.5, false}, {4.5, 3, true}}, 4},
-		{"the lowest saturation rate counts", []obs{{4, 0.5, false}, {10, 3, true}, {12, 5, true}, {9, 2, true}}, 7.2},
-		{"a violation at a rate proven safe, after a scale-up, is a transient", []obs{{4, 0.5, false}, {3, 5, false}}, 6},
-		{"a violation at a rate proven safe, steady, relearns", []obs{{4, 0.5, true}, {3, 5, true}}, 2.4},
-		{"a safe rate at the saturation rate keeps it", []obs{{4, 0.5, false}, {10, 3, true}, {10.5, 0.9, false}}, 10.5},
-		{"a safe rate clearly above the saturation rate forgets it", []obs{{4, 0.5, false}, {10, 3, true}, {12, 0.9, false}}, 12 / 0.9},
+		{"no traffic teaches nothing", []obs{{0, 0.1, false, false, 0}}, 0},
+		{"within target: explore above the best safe rate, by the headroom", []obs{{4, 0.8, false, false, 0}}, 5},
+		{"far within target: explore at most 1.5×", []obs{{4, 0.1, false, false, 0}}, 6},
+		{"the best safe rate counts", []obs{{4, 0.5, false, false, 0}, {2, 0.1, false, false, 0}}, 6},
+		{"saturated: plan at 0.8 of the saturation rate", []obs{{4, 0.5, false, false, 0}, {10, 3, true, false, 0}}, 8},
+		{"saturated while pods start: a backlog, nothing learned", []obs{{4, 0.5, false, false, 0}, {10, 3, false, false, 0}}, 6},
+		{"saturated below a better safe rate: the safe one", []obs{{4, 0.5, false, false, 0}, {4.5, 3, true, false, 0}}, 4},
+		{"the lowest saturation rate counts", []obs{{4, 0.5, false, false, 0}, {10, 3, true, false, 0}, {12, 5, true, false, 0}, {9, 2, true, false, 0}}, 7.2},
+		{"a violation at a rate proven safe, after a scale-up, is a transient", []obs{{4, 0.5, false, false, 0}, {3, 5, false, false, 0}}, 6},
+		{"a violation at a rate proven safe, steady for a window, relearns", []obs{{4, 0.5, true, false, 0}, {3, 5, true, false, 1}, {3, 5, true, false, 61}}, 2.4},
+		{"a violation at a rate proven safe, steady for less than a window, is a transient", []obs{{4, 0.5, true, false, 0}, {3, 5, true, false, 1}, {3, 5, true, false, 60}}, 6},
+		{"a violation at a rate proven safe that stops restarts the count", []obs{{4, 0.5, true, false, 0}, {3, 5, true, false, 1}, {3, 0.5, true, false, 30}, {3, 5, true, false, 31}, {3, 5, true, false, 61}}, 6},
+		{"a violation of a burst that passed teaches nothing", []obs{{4, 0.5, false, false, 0}, {10, 3, true, true, 1}, {3, 5, true, true, 2}, {3, 5, true, true, 70}}, 6},
+		{"a safe rate at the saturation rate keeps it", []obs{{4, 0.5, false, false, 0}, {10, 3, true, false, 0}, {10.5, 0.9, false, false, 0}}, 10.5},
+		{"a safe rate clearly above the saturation rate forgets it", []obs{{4, 0.5, false, false, 0}, {10, 3, true, false, 0}, {12, 0.9, false, false, 0}}, 12 / 0.9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c capacity
 			for _, o := range tc.obs {
-				c.observe(o.rate, o.p, target, o.steady)
+				c.observe(observation{rate: o.rate, p: o.p, target: target, steady: o.steady, fresh: !o.stale,
+					now: t0.Add(time.Duration(o.at) * time.Second), window: time.Minute})
 			}
 			got := c.perReplica(target)
 			if fmt.Sprintf("%.3f", got) != fmt.Sprintf("%.3f", tc.want) {
@@ -83,8 +89,16 @@ func TestLatencySizesFromDemandOverCapacity(t *testing.T) {
 		{"over target: no scale-down whatever the capacity says",
 			// Just after a scale-up: the violation is a backlog, not a capacity.
 			capacity{safe: 20, safeLatency: 0.5}, readySince(servedInput(4, 4, 2, 1, 1.5), t0.Add(-10*time.Second)), 4},
-		{"over target at a rate proven safe, steady: the requests got heavier",
-			capacity{safe: 20, safeLatency: 0.5}, servedInput(4, 4, 2, 1, 1.5), 5},
+		{"over target at a rate proven safe, steady for a window: the requests got heavier",
+			capacity{safe: 20, safeLatency: 0.5, overSince: t0.Add(-time.Minute)}, servedInput(4, 4, 2, 1, 1.5), 5},
+		{"over target at a rate proven safe, steady for less than a window: hold",
+			capacity{safe: 20, safeLatency: 0.5, overSince: t0.Add(-30 * time.Second)}, servedInput(4, 4, 2, 1, 1.5), 4},
+		{"over target while one pod drains a backlog the others hide: nothing learned",
+			// Pod 0 sheds 35 of the 40 it held, pod 1 fills from 1 to 40: the sum grows, but
+			// pod 0's latencies are those of requests queued before.
+			capacity{safe: 20, safeLatency: 0.5, overSince: t0.Add(-time.Minute)}, withInFlight(servedInput(4, 4, 2, 1, 1.5), map[int][2]float64{0: {40, 5}, 1: {1, 40}}), 4},
+		{"over target in the stable window only, at a rate proven safe: a burst that passed",
+			capacity{safe: 20, safeLatency: 0.5, overSince: t0.Add(-time.Minute)}, freshWithin(servedInput(4, 4, 2, 1, 1.5)), 4},
 		{"starting pods are coming capacity: nothing is asked twice",
 			// 2 Ready pods at 8 req/s each need 4 of 4 req/s; 4 exist, 2 still starting.
 			capacity{safe: 4, safeLatency: 0.9, saturated: 5}, withStarting(servedInput(4, 2, 8, 4, 3), 2), 4},
@@ -113,6 +127,13 @@ func TestLatencySizesFromDemandOverCapacity(t *testing.T) {
 func ptrTo[T any](v T) *T { return &v }
 
 // withStarting adds n pods that exist and are not Ready yet.
+// freshWithin gives in a burst window whose p99 is within target (200ms): the stable window's
+// violation is of requests that finished earlier.
+func freshWithin(in *Input) *Input {
+	in.Burst.Latency = latencySketch(100, 0.2)
+	return in
+}
+
 func withStarting(in *Input, n int) *Input {
 	for i := 0; i < n; i++ {
 		p := agentPods(1)[0]
@@ -144,6 +165,18 @@ func withRejected(in *Input, rate float64) *Input {
 
 // withGrowth makes every pod hold level in flight over the burst window and in the newest
 // second, above the stable window's average: a backlog that built up and now stands.
+// withInFlight sets, per pod index, the stable window's average in flight and its newest
+// second's.
+func withInFlight(in *Input, pods map[int][2]float64) *Input {
+	for i, v := range pods {
+		name := fmt.Sprintf("test-pod-%d", i)
+		st := in.Stable.Pods[name]
+		st.InFlight, st.InFlightLast = v[0], v[1]
+		in.Stable.Pods[name] = st
+	}
+	return in
+}
+
 func withGrowth(in *Input, level float64) *Input {
 	for _, w := range []*Window{&in.Stable, &in.Burst} {
 		for name, st := range w.Pods {

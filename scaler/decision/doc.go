@@ -49,7 +49,8 @@
 // and for maxReplicas above it. Each latency metric learns its target's capacity per ready
 // replica online (capacity.go): the highest completion rate per replica seen with the
 // percentile within target (safe), and the lowest seen over target in a steady window, every
-// pod Ready throughout and no backlog draining (saturated). It plans one replica for 0.8 ×
+// pod Ready throughout, no pod draining a backlog and the burst window over target too, so the
+// violation is of the load now and not of a burst that passed (saturated). It plans one replica for 0.8 ×
 // saturated (never below safe), or, before any saturation, for safe × min(1.5, target ÷ the
 // percentile then), which lets an over-provisioned target come down. It recommends demand ÷
 // that rate, demand being the ready pods' completions, the requests their agents refused
@@ -63,8 +64,10 @@
 // for nothing twice. For the same reason, while pods start and a latency metric has sized the
 // demand, any other metric of the agents (queue depth, a model's gauge, which grow by the
 // backlog of the wait at the ready pods every tick) recommends at most the larger of the
-// current count and that demand. A violation at a rate once proven safe in a steady window means heavier
-// requests and restarts the learning from that rate. The capacities live in the Autoscaler
+// current count and that demand. A violation at a rate once proven safe, steady for a whole
+// stable window, means heavier requests and restarts the learning from that rate; a shorter
+// one, or one of bursty arrivals that the newest seconds no longer show, teaches nothing, as a
+// window's average rate per replica says nothing of the seconds a burst overloaded. The capacities live in the Autoscaler
 // (lost on a restart or failover, relearned from the next windows). Until anything is learned
 // (no request served within target yet) it is HPA's object-metric rule
 // (getUsageRatioReplicaCount), the percentile over the target times the ready pods, held at the

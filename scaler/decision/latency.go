@@ -61,10 +61,15 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 		return
 	}
 	ev.ratio = v / target
-	done, refused, growth, n := e.served()
+	done, refused, growth, draining, n := e.served()
 	c := e.capacityOf(ev.driving)
 	if c != nil && e.learn && n > 0 {
-		c.observe(done/float64(n), v, target, e.steady() && growth >= 0)
+		c.observe(observation{
+			rate: done / float64(n), p: v, target: target,
+			steady: e.steady() && growth >= 0 && !draining,
+			fresh:  e.freshOver(m, target, minRequests),
+			now:    e.now, window: e.win.Window,
+		})
 	}
 	var per float64
 	if c != nil {
@@ -99,8 +104,9 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 // served returns what the ready pods with data saw over e's window: completions per second,
 // refusals per second (requests their agents refused, queue full), the growth per second of
 // what they hold in flight (a backlog building up is demand not yet served; negative while
-// one drains), and how many they are.
-func (e *evaluator) served() (done, refused, growth float64, n int) {
+// one drains), whether a pod drained a backlog in the window (its latencies are those of
+// requests queued before, not of the load now), and how many they are.
+func (e *evaluator) served() (done, refused, growth float64, draining bool, n int) {
 	// The window's average stands half the window before now, its newest second half a second
 	// before now: their difference over that span is the trend of a ramp, and a step already
 	// shows after a few seconds, which a difference of two windows' averages (the stable one
@@ -120,8 +126,31 @@ func (e *evaluator) served() (done, refused, growth float64, n int) {
 		if span > 0 && st.Seconds >= fullCoverage*e.win.Window.Seconds() {
 			growth += (st.InFlightLast - st.InFlight) / span
 		}
+		// A sum over pods would hide one pod's drain behind the others filling their
+		// batches, as when new pods join an overloaded one.
+		if st.InFlight-st.InFlightLast > max(drainMin, st.InFlight/2) {
+			draining = true
+		}
 	}
-	return done, refused, growth, n
+	return done, refused, growth, draining, n
+}
+
+// drainMin is the fewest requests in flight a pod must have shed over a window, beyond half
+// of what it held on average, for its backlog to count as draining.
+const drainMin = 2
+
+// freshOver reports whether the latency metric m is over target in the burst window too, the
+// newest seconds; true when that window has too few requests to say.
+func (e *evaluator) freshOver(m *v1alpha1.MetricSpec, target float64, minRequests uint64) bool {
+	sk := &e.in.Burst.Latency
+	if m.Latency.TimeToFirstByte {
+		sk = &e.in.Burst.TimeToFirstByte
+	}
+	if sk.Count() < minRequests {
+		return true
+	}
+	v, ok := sk.Quantile(m.Latency.Percentile / 100)
+	return !ok || v > target
 }
 
 // steady reports whether every pod of the target has been Ready for the whole window.

@@ -58,6 +58,23 @@ func TestWebhookRefusesInvalidPoliciesWithFieldPaths(t *testing.T) {
 	}
 }
 
+// spec.scaleDownHold reaches the API server's storage (the CRD carries the field, nothing prunes
+// it on the way), and a hold outside its bounds is refused with the field's path.
+func TestPolicyScaleDownHoldIsStoredAndBounded(t *testing.T) {
+	requireInferscale(t)
+	ns := newNamespace(t)
+	if out, err := applyManifest(t, policyManifest(ns, "hold", "Deployment", "apps/v1", "llama", "  scaleDownHold: {startDelays: 5}")); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	if got := kubectl(t, "get", "autoscalingpolicy", "hold", "-n", ns, "-o", "jsonpath={.spec.scaleDownHold.startDelays}"); got != "5" {
+		t.Errorf("stored spec.scaleDownHold.startDelays %q, want 5", got)
+	}
+	out, err := applyManifest(t, policyManifest(ns, "hold-none", "Deployment", "apps/v1", "other", "  scaleDownHold: {startDelays: 0}"))
+	if err == nil || !strings.Contains(out, "spec.scaleDownHold.startDelays") {
+		t.Errorf("a hold of 0 start times: err %v\n%s", err, out)
+	}
+}
+
 // The webhook checks the API server's state: one policy per target (naming the first),
 // a known kind without /scale is refused, an unknown kind (a CRD not installed yet)
 // passes, and an HPA on the target is a warning.

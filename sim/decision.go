@@ -109,7 +109,7 @@ func decisionPods(dst []decision.Pod, pods []PodInfo, readyOnly bool) []decision
 		}
 		dp := decision.Pod{
 			Name: p.Name, Phase: corev1.PodRunning, Ready: corev1.ConditionFalse,
-			ReadyTransition: p.Created, StartTime: p.Created, Terminating: p.Terminating,
+			ReadyTransition: p.Created, StartTime: p.Created, Created: p.Created, Terminating: p.Terminating,
 			Requests: map[corev1.ResourceName]int64{corev1.ResourceCPU: p.CPURequest},
 		}
 		if p.Ready {

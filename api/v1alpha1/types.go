@@ -95,6 +95,12 @@ type AutoscalingPolicySpec struct {
 	// +optional
 	Burst *BurstSpec `json:"burst,omitempty"`
 
+	// ScaleDownHold bounds the scale-down stabilization window by a multiple
+	// of the pods' start time as the scaler measures it. Omitted: the window
+	// of behavior.scaleDown, as HPA.
+	// +optional
+	ScaleDownHold *ScaleDownHold `json:"scaleDownHold,omitempty"`
+
 	// Priority orders the policies an AutoscalingBudget covers: when they
 	// ask for more than the budget holds, higher priorities are served
 	// first. Defaults to 0.
@@ -114,6 +120,22 @@ type AutoscalingPolicySpec struct {
 	// a budget gives them up first. Omitted: none.
 	// +optional
 	Headroom *HeadroomSpec `json:"headroom,omitempty"`
+}
+
+// ScaleDownHold ties how long a peak is held to what losing it costs: a pod
+// taken away and needed again is missing for one start time.
+type ScaleDownHold struct {
+	// StartDelays is the hold in multiples of the start time, from creation
+	// to Ready (scheduling, image pull, model load), of the latest pod to
+	// become Ready. The scale-down stabilization window is then that hold, at
+	// least stableWindowSeconds and at most
+	// behavior.scaleDown.stabilizationWindowSeconds. A scale-down taken back
+	// within the hold doubles the next hold; one that stands a whole hold
+	// halves it again. Until a pod has become Ready under this scaler, the
+	// window is behavior.scaleDown's.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	StartDelays int32 `json:"startDelays"`
 }
 
 // CrossVersionObjectReference names the scaled workload, as HPA's does.

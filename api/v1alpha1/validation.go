@@ -20,6 +20,8 @@ import (
 const (
 	maxStabilizationSeconds = 3600
 	maxPolicyPeriodSeconds  = 1800
+	minHoldStartDelays      = 1
+	maxHoldStartDelays      = 100
 	minStableWindowSeconds  = 6
 	maxStableWindowSeconds  = 600
 	minBurstThreshold       = 110
@@ -99,6 +101,10 @@ func ValidateSpec(s *AutoscalingPolicySpec, fldPath *field.Path) field.ErrorList
 	}
 	if s.Burst != nil {
 		errs = append(errs, validateBurst(s.Burst, stable, fldPath.Child("burst"))...)
+	}
+	if h := s.ScaleDownHold; h != nil && (h.StartDelays < minHoldStartDelays || h.StartDelays > maxHoldStartDelays) {
+		errs = append(errs, field.Invalid(fldPath.Child("scaleDownHold", "startDelays"), h.StartDelays,
+			fmt.Sprintf("must be between %d and %d start times", minHoldStartDelays, maxHoldStartDelays)))
 	}
 	return append(errs, validateBudgeting(s, fldPath)...)
 }

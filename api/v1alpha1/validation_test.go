@@ -172,6 +172,8 @@ func TestValidateSpecRejects(t *testing.T) {
 		}, "spec.metrics[8].external.metric.selector.matchExpressions[0].operator", field.ErrorTypeInvalid},
 		{"pods block on an External metric", func(s *AutoscalingPolicySpec) { s.Metrics[8].Pods = s.Metrics[6].Pods }, "spec.metrics[8].pods", field.ErrorTypeForbidden},
 		{"stable window too long", func(s *AutoscalingPolicySpec) { s.StableWindowSeconds = ptr.To[int32](601) }, "spec.stableWindowSeconds", field.ErrorTypeInvalid},
+		{"scale-down hold of no start time", func(s *AutoscalingPolicySpec) { s.ScaleDownHold = &ScaleDownHold{} }, "spec.scaleDownHold.startDelays", field.ErrorTypeInvalid},
+		{"scale-down hold too long", func(s *AutoscalingPolicySpec) { s.ScaleDownHold = &ScaleDownHold{StartDelays: 101} }, "spec.scaleDownHold.startDelays", field.ErrorTypeInvalid},
 		{"burst threshold too low", func(s *AutoscalingPolicySpec) { s.Burst.Threshold = ptr.To[int32](100) }, "spec.burst.threshold", field.ErrorTypeInvalid},
 		{"burst window not shorter than stable", func(s *AutoscalingPolicySpec) {
 			s.StableWindowSeconds = ptr.To[int32](30)

@@ -35,6 +35,19 @@ type Autoscaler struct {
 	// and --horizontal-pod-autoscaler-initial-readiness-delay (5 min, 30 s) when positive;
 	// the ported HPA tests use theirs (2 min, 10 s).
 	cpuInit, readinessDelay time.Duration
+
+	// startDelay is the start time, creation to Ready, of the pod that became Ready last, at
+	// startDelayAt; zero until one did (spec.scaleDownHold).
+	startDelay   time.Duration
+	startDelayAt time.Time
+	// holdWindow is the scale-down window the hold gave the last decision (zero: none);
+	// holdBackoff multiplies the hold after scale-downs taken back (see holdScaled).
+	holdWindow  time.Duration
+	holdBackoff int
+	// lastScaleDown is when the caller last scaled down, from lastScaleDownFrom replicas;
+	// zero before the first.
+	lastScaleDown     time.Time
+	lastScaleDownFrom int32
 }
 
 type timestampedRecommendation struct {
@@ -51,12 +64,14 @@ type scaleEvent struct {
 // it once the /scale write succeeded (HPA's storeScaleEvent): rate policies count only changes
 // that happened.
 func (a *Autoscaler) Scaled(from, to int32, now time.Time) {
+	a.holdScaled(from, to, now)
 	switch {
 	case to > from:
 		a.scaleUpEvents = append(a.scaleUpEvents, scaleEvent{to - from, now})
 		a.lastScaleUp = now
 	case to < from:
 		a.scaleDownEvents = append(a.scaleDownEvents, scaleEvent{from - to, now})
+		a.lastScaleDown, a.lastScaleDownFrom = now, from
 	}
 }
 
@@ -73,8 +88,10 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	}
 	spec := defaulted(in.Spec)
 	minReplicas, maxReplicas := *spec.MinReplicas, spec.MaxReplicas
-	up, down := spec.Behavior.ScaleUp, spec.Behavior.ScaleDown
 	stableWindow := seconds(*spec.StableWindowSeconds)
+	a.observeStartTime(in.Pods)
+	up := spec.Behavior.ScaleUp
+	down, hold := a.scaleDownRules(spec, stableWindow)
 
 	// HPA's recordInitialRecommendation: the first decision remembers the current count, so
 	// a restarted scaler waits a scale-down window before going below it.
@@ -271,7 +288,11 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 			case reason == v1alpha1.ReasonScaleUpStabilized && stabilized < rec:
 				l.note = join(fmt.Sprintf("stabilized: lowest recommendation of the last %s is %d", formatWindow(windowOf(up)), stabilized), l.note)
 			case reason == v1alpha1.ReasonScaleDownStabilized && stabilized > rec:
-				l.note = join(fmt.Sprintf("stabilized: highest recommendation of the last %s is %d", formatWindow(windowOf(down)), stabilized), l.note)
+				s := fmt.Sprintf("stabilized: highest recommendation of the last %s is %d", formatWindow(windowOf(down)), stabilized)
+				if hold != "" {
+					s += " (" + hold + ")"
+				}
+				l.note = join(s, l.note)
 			}
 		}
 	}

@@ -157,4 +157,14 @@
 // which reads the same. A run of equal consecutive recommendations is kept as its newest
 // entry, which changes no window's minimum or maximum and keeps a steady policy's history a
 // few entries long instead of one per tick.
+//
+// With spec.scaleDownHold (hold.go) the scale-down window is cut to that many start times of
+// the pods, never below the stable window nor above behavior.scaleDown's: a pod given back and
+// needed again is missing for one start time, which is what holding a peak insures against.
+// The start time, creation to Ready of the latest pod to become Ready, is measured from the pods
+// of each tick and kept in the Autoscaler; until one is measured (after a restart too) the
+// window is behavior.scaleDown's. A scale-down taken back within the hold (a scale-up to no
+// more than the count before it) doubles the next hold, and one that stood a whole hold halves
+// it: a hold shorter than the load's noise would flap between two counts every hold. Without
+// the field, behavior is HPA's, untouched.
 package decision

@@ -130,9 +130,9 @@ type ScaleDownHold struct {
 	// become Ready. The scale-down stabilization window is then that hold, at
 	// least stableWindowSeconds and at most
 	// behavior.scaleDown.stabilizationWindowSeconds. A scale-down taken back
-	// within the hold doubles the next hold; one that stands a whole hold
-	// halves it again. Until a pod has become Ready under this scaler, the
-	// window is behavior.scaleDown's.
+	// within the hold makes later scale-downs to that count wait twice as
+	// long; one that stands its whole hold halves the wait again. Until a pod
+	// has become Ready under this scaler, the window is behavior.scaleDown's.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	StartDelays int32 `json:"startDelays"`

@@ -40,14 +40,19 @@ type Autoscaler struct {
 	// startDelayAt; zero until one did (spec.scaleDownHold).
 	startDelay   time.Duration
 	startDelayAt time.Time
-	// holdWindow is the scale-down window the hold gave the last decision (zero: none);
-	// holdBackoff multiplies the hold after scale-downs taken back (see holdScaled).
-	holdWindow  time.Duration
-	holdBackoff int
-	// lastScaleDown is when the caller last scaled down, from lastScaleDownFrom replicas;
-	// zero before the first.
+	// holdWindow is the scale-down window the hold gave the last decision, flapWindow the
+	// backed-off one for scale-downs to flapAt or fewer (zero: no hold); holdBackoff is the
+	// factor between them, aboveFlap the last tick whose recommendation was above flapAt
+	// (see holdFlap, holdScaled).
+	holdWindow, flapWindow time.Duration
+	holdBackoff            int
+	flapAt                 int32
+	aboveFlap              time.Time
+	// lastScaleDown is when the caller last scaled down, from lastScaleDownFrom replicas,
+	// under a hold of lastScaleDownHold; zero before the first.
 	lastScaleDown     time.Time
 	lastScaleDownFrom int32
+	lastScaleDownHold time.Duration
 }
 
 type timestampedRecommendation struct {
@@ -276,6 +281,10 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 		}
 	} else {
 		stabilized, reason, message := a.stabilize(rec, cur, up, down, now)
+		flap := ""
+		if held, why := a.holdFlap(rec, stabilized, cur, now); why != "" {
+			stabilized, reason, message, flap = held, v1alpha1.ReasonScaleDownStabilized, why, why
+		}
 		if stabilized != rec {
 			c.set(v1alpha1.AbleToScale, metav1.ConditionTrue, reason, message)
 		} else {
@@ -287,6 +296,8 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 			switch {
 			case reason == v1alpha1.ReasonScaleUpStabilized && stabilized < rec:
 				l.note = join(fmt.Sprintf("stabilized: lowest recommendation of the last %s is %d", formatWindow(windowOf(up)), stabilized), l.note)
+			case flap != "":
+				l.note = join(flap, l.note)
 			case reason == v1alpha1.ReasonScaleDownStabilized && stabilized > rec:
 				s := fmt.Sprintf("stabilized: highest recommendation of the last %s is %d", formatWindow(windowOf(down)), stabilized)
 				if hold != "" {

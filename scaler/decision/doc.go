@@ -164,7 +164,9 @@
 // The start time, creation to Ready of the latest pod to become Ready, is measured from the pods
 // of each tick and kept in the Autoscaler; until one is measured (after a restart too) the
 // window is behavior.scaleDown's. A scale-down taken back within the hold (a scale-up to no
-// more than the count before it) doubles the next hold, and one that stood a whole hold halves
-// it: a hold shorter than the load's noise would flap between two counts every hold. Without
-// the field, behavior is HPA's, untouched.
+// more than the count before it) makes later scale-downs to that count or fewer wait twice as
+// long, up to behavior.scaleDown's window, and one that stood its whole hold halves the wait: a
+// hold shorter than the load's noise would flap between two counts every hold, while a spike's
+// peak, given back to counts above that one, keeps the short hold. Without the field, behavior
+// is HPA's, untouched.
 package decision

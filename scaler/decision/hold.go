@@ -17,44 +17,65 @@ import (
 // hold describes the cut for the decision's reason; "" when there is none.
 func (a *Autoscaler) scaleDownRules(spec *v1alpha1.AutoscalingPolicySpec, stableWindow time.Duration) (down *v1alpha1.ScalingRules, hold string) {
 	down = spec.Behavior.ScaleDown
-	a.holdWindow = 0
+	a.holdWindow, a.flapWindow = 0, 0
 	h := spec.ScaleDownHold
 	if h == nil || h.StartDelays < 1 || a.startDelay <= 0 {
 		return down, ""
 	}
-	backoff := max(a.holdBackoff, 1)
-	w := max(stableWindow, time.Duration(h.StartDelays)*a.startDelay) * time.Duration(backoff)
-	w = w.Truncate(time.Second)
-	// Held at the policy's window, the backoff still learns, so that it can come down again.
+	w := max(stableWindow, time.Duration(h.StartDelays)*a.startDelay).Truncate(time.Second)
 	a.holdWindow = min(w, windowOf(down))
+	a.flapWindow = min(w*time.Duration(max(a.holdBackoff, 1)), windowOf(down))
 	if w >= windowOf(down) {
 		return down, ""
 	}
 	cut := *down
 	secs := int32(w / time.Second)
 	cut.StabilizationWindowSeconds = &secs
-	hold = fmt.Sprintf("scaleDownHold: %d× the pods' %s start", h.StartDelays, formatWindow(a.startDelay.Round(time.Second)))
-	if backoff > 1 {
-		hold += fmt.Sprintf(", ×%d after scale-downs taken back", backoff)
-	}
-	return &cut, hold
+	return &cut, fmt.Sprintf("scaleDownHold: %d× the pods' %s start", h.StartDelays, formatWindow(a.startDelay.Round(time.Second)))
 }
 
-// holdScaled adjusts the hold's backoff to a change the caller made: a scale-up within the
-// hold of the last scale-down, to no more than the count before it, takes that scale-down back
-// (the hold was shorter than the load's noise: a steady load would flap between two counts
-// every hold), so the next hold doubles, up to the policy's own window; a scale-up past that
-// count is a load that rose, not noise. A scale-down that stood a whole hold halves it again.
+// holdFlap keeps a scale-down that the hold allows above the count a scale-down was taken back
+// from (see holdScaled) until no recommendation has been above that count for the backed-off
+// hold: a steady noisy load would otherwise flap there every hold. Scale-downs that end above
+// that count, such as a spike's, keep the shorter hold. rec is this tick's recommendation;
+// held is the count to go to, with its reason when it holds.
+func (a *Autoscaler) holdFlap(rec, stabilized, cur int32, now time.Time) (held int32, reason string) {
+	if a.flapWindow <= 0 || a.holdBackoff <= 1 {
+		return stabilized, ""
+	}
+	if rec > a.flapAt {
+		a.aboveFlap = now
+	}
+	if stabilized >= cur || stabilized > a.flapAt || !now.Before(a.aboveFlap.Add(a.flapWindow)) {
+		return stabilized, ""
+	}
+	held = min(a.flapAt+1, cur)
+	return held, fmt.Sprintf("a scale-down to %d was taken back: held at %d until %s pass without a recommendation above %d",
+		a.flapAt, held, formatWindow(a.flapWindow), a.flapAt)
+}
+
+// holdScaled learns from a change the caller made. A scale-up within the hold of the last
+// scale-down, to no more than the count before it, took that scale-down back: the hold was
+// shorter than the load's noise, so scale-downs to that count wait twice as long from now on,
+// up to the policy's own window (a scale-up past that count is a load that rose, not noise).
+// A scale-down that stood its whole hold halves the wait again.
 func (a *Autoscaler) holdScaled(from, to int32, now time.Time) {
 	if a.holdWindow <= 0 {
 		return
 	}
 	switch {
-	case to > from && to <= a.lastScaleDownFrom && !a.lastScaleDown.IsZero() && now.Sub(a.lastScaleDown) < a.holdWindow:
+	case to > from && to <= a.lastScaleDownFrom && !a.lastScaleDown.IsZero() && now.Sub(a.lastScaleDown) < a.lastScaleDownHold:
 		a.holdBackoff = min(max(a.holdBackoff, 1)*2, maxHoldBackoff)
-	case to < from && a.holdBackoff > 1 && !a.lastScaleDown.IsZero() && a.lastScaleUp.Before(a.lastScaleDown) &&
-		now.Sub(a.lastScaleDown) >= a.holdWindow:
-		a.holdBackoff /= 2
+		a.flapAt, a.aboveFlap = from, now
+	case to < from:
+		if a.holdBackoff > 1 && !a.lastScaleDown.IsZero() && a.lastScaleUp.Before(a.lastScaleDown) &&
+			now.Sub(a.lastScaleDown) >= a.lastScaleDownHold {
+			a.holdBackoff /= 2
+		}
+		a.lastScaleDownHold = a.holdWindow
+		if a.holdBackoff > 1 && to <= a.flapAt {
+			a.lastScaleDownHold = a.flapWindow
+		}
 	}
 }
 

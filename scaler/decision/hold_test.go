@@ -123,54 +123,63 @@ func startedPod(name string, created, ready time.Time) Pod {
 }
 
 // TestScaleDownHoldBacksOffWhenAScaleDownIsTakenBack: pods that start in 2 s hold a peak for
-// the 60 s stable window; a scale-up within it after a scale-down, back to no more than before,
-// doubles the next hold, held to the policy's window, and a scale-down that stood a whole hold
-// halves it again.
+// the 60 s stable window. A scale-down from 3 to 2 taken back within it makes later scale-downs
+// to 2 or fewer wait twice as long, held to the policy's window; scale-downs that end above 2
+// keep the minute; a scale-down that stood its whole hold halves the wait again.
 func TestScaleDownHoldBacksOffWhenAScaleDownIsTakenBack(t *testing.T) {
-	spec := (&v1alpha1.AutoscalingPolicySpec{MaxReplicas: 10, Metrics: []v1alpha1.MetricSpec{queueDepth("8")},
+	spec := (&v1alpha1.AutoscalingPolicySpec{MaxReplicas: 30, Metrics: []v1alpha1.MetricSpec{queueDepth("8")},
 		ScaleDownHold: &v1alpha1.ScaleDownHold{StartDelays: 5}}).Defaulted()
-	a := &Autoscaler{startDelay: 2 * time.Second, startDelayAt: t0.Add(-time.Hour)}
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
-	type step struct {
-		at       int
-		from, to int32
-		window   int32 // the hold the next decision stabilizes with, in seconds
-	}
-	for i, s := range []step{
-		{0, 3, 2, 60},     // a scale-down
-		{30, 2, 3, 120},   // taken back within the 60 s hold: doubled
-		{400, 3, 2, 120},  // a scale-down after a scale-up: nothing to judge yet
-		{450, 2, 3, 240},  // taken back within 120 s: doubled
-		{1000, 3, 2, 240}, //
-		{1100, 2, 3, 300}, // taken back again: 480 s, held to the policy's 300 s
-		{2000, 3, 2, 300}, // a scale-down after a scale-up: nothing to judge yet
-		{2400, 2, 1, 240}, // the one before stood 400 s: halved
-	} {
+	a := &Autoscaler{startDelay: 2 * time.Second, startDelayAt: t0.Add(-time.Hour)}
+	scaled := func(from, to int32, s int) {
 		a.scaleDownRules(spec, time.Minute)
-		a.Scaled(s.from, s.to, at(s.at))
-		down, _ := a.scaleDownRules(spec, time.Minute)
-		if got := *down.StabilizationWindowSeconds; got != s.window {
-			t.Fatalf("step %d (%d → %d at %ds): window %ds, want %ds", i, s.from, s.to, s.at, got, s.window)
+		a.Scaled(from, to, at(s))
+		a.scaleDownRules(spec, time.Minute)
+	}
+
+	scaled(3, 2, 0)
+	scaled(2, 3, 30) // taken back within the minute
+	if a.flapWindow != 2*time.Minute || a.flapAt != 2 {
+		t.Fatalf("after a scale-down taken back: wait %s below %d, want 2m0s below 2", a.flapWindow, a.flapAt)
+	}
+	if down, _ := a.scaleDownRules(spec, time.Minute); *down.StabilizationWindowSeconds != 60 {
+		t.Errorf("the hold of other scale-downs is %ds, want 60s", *down.StabilizationWindowSeconds)
+	}
+	for _, c := range []struct {
+		name                 string
+		s                    int
+		rec, stabilized, cur int32
+		want                 int32
+	}{
+		{"to the count taken back, 70 s after the last recommendation above it: held", 100, 2, 2, 3, 3},
+		{"to fewer than that: held at the count above it", 110, 1, 1, 3, 3},
+		{"after 2 minutes without a recommendation above it: down", 151, 2, 2, 3, 2},
+		{"a scale-down that ends above it: the minute's hold", 152, 5, 5, 16, 5},
+		{"no scale-down: nothing to hold", 153, 3, 3, 3, 3},
+	} {
+		if got, _ := a.holdFlap(c.rec, c.stabilized, c.cur, at(c.s)); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
+	}
+
+	scaled(3, 2, 200)
+	scaled(2, 3, 300) // taken back within the 2 minutes
+	scaled(3, 2, 800)
+	scaled(2, 3, 1000) // and again, within 4 minutes
+	if a.flapWindow != 5*time.Minute {
+		t.Fatalf("after three scale-downs taken back: wait %s, want the policy's 5m0s", a.flapWindow)
+	}
+	scaled(3, 2, 1500)
+	scaled(2, 1, 1900) // the one before stood its 5 minutes: 8× → 4×
+	if a.flapWindow != 4*time.Minute {
+		t.Fatalf("after a scale-down that stood: wait %s, want 4m0s", a.flapWindow)
 	}
 
 	// A scale-up past the count before the scale-down is a load that rose: no backoff.
 	a = &Autoscaler{startDelay: 2 * time.Second, startDelayAt: t0.Add(-time.Hour)}
-	a.scaleDownRules(spec, time.Minute)
-	a.Scaled(3, 2, at(0))
-	a.scaleDownRules(spec, time.Minute)
-	a.Scaled(2, 8, at(30))
-	if down, _ := a.scaleDownRules(spec, time.Minute); *down.StabilizationWindowSeconds != 60 {
-		t.Fatalf("after a rise past the count before the scale-down: window %ds, want 60s", *down.StabilizationWindowSeconds)
-	}
-
-	// A scale-down that stood a whole hold, then another: halved.
-	a = &Autoscaler{startDelay: 2 * time.Second, startDelayAt: t0.Add(-time.Hour), holdBackoff: 4}
-	a.scaleDownRules(spec, time.Minute) // 240 s
-	a.Scaled(5, 4, at(0))
-	a.scaleDownRules(spec, time.Minute)
-	a.Scaled(4, 3, at(300))
-	if down, note := a.scaleDownRules(spec, time.Minute); *down.StabilizationWindowSeconds != 120 || !strings.Contains(note, "×2 after scale-downs taken back") {
-		t.Fatalf("after a scale-down that stood: window %ds (%s), want 120s", *down.StabilizationWindowSeconds, note)
+	scaled(3, 2, 0)
+	scaled(2, 8, 30)
+	if a.holdBackoff > 1 {
+		t.Fatalf("a rise past the count before the scale-down backed off: %d×", a.holdBackoff)
 	}
 }

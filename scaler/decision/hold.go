@@ -22,10 +22,16 @@ func (a *Autoscaler) scaleDownRules(spec *v1alpha1.AutoscalingPolicySpec, stable
 	if h == nil || h.StartDelays < 1 || a.startDelay <= 0 {
 		return down, ""
 	}
-	w := max(stableWindow, time.Duration(h.StartDelays)*a.startDelay).Truncate(time.Second)
-	a.holdWindow = min(w, windowOf(down))
-	a.flapWindow = min(w*time.Duration(max(a.holdBackoff, 1)), windowOf(down))
-	if w >= windowOf(down) {
+	policy := windowOf(down)
+	if a.startDelay >= policy {
+		// Also keeps the products below from overflowing on an absurd start time.
+		a.holdWindow, a.flapWindow = policy, policy
+		return down, ""
+	}
+	w := max(stableWindow, time.Duration(min(h.StartDelays, maxHoldStartDelays))*a.startDelay).Truncate(time.Second)
+	a.holdWindow = min(w, policy)
+	a.flapWindow = min(w*time.Duration(max(a.holdBackoff, 1)), policy)
+	if w >= policy {
 		return down, ""
 	}
 	cut := *down
@@ -81,6 +87,10 @@ func (a *Autoscaler) holdScaled(from, to int32, now time.Time) {
 
 // maxHoldBackoff bounds the doubling; the policy's window bounds the hold anyway.
 const maxHoldBackoff = 64
+
+// maxHoldStartDelays is the API's bound on spec.scaleDownHold.startDelays, held here too for a
+// spec that did not pass validation.
+const maxHoldStartDelays = 100
 
 // observeStartTime remembers the start time, creation to Ready, of the latest pod to become
 // Ready; pods without both times teach nothing.

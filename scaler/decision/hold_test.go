@@ -28,6 +28,8 @@ func TestScaleDownHoldCutsTheWindowToStartTimes(t *testing.T) {
 		{"pods that take 2 minutes: never above the policy's window", 5, 0, 2 * time.Minute, 300, false},
 		{"a window the user set shorter stays", 5, 30, 20 * time.Second, 30, false},
 		{"a window the user set longer bounds the hold", 5, 900, 2 * time.Minute, 600, true},
+		{"a start time of a century (a clock gone wrong): the policy's window, no overflow", 5, 0, 100 * 365 * 24 * time.Hour, 300, false},
+		{"an unvalidated hold of 2³¹-1 start times: the policy's window, no overflow", 1<<31 - 1, 3600, 3599 * time.Second, 3600, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := &v1alpha1.AutoscalingPolicySpec{MaxReplicas: 10, Metrics: []v1alpha1.MetricSpec{queueDepth("8")}}

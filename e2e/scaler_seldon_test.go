@@ -199,7 +199,20 @@ func TestScalerRefusesSeldonPredictorReplicas(t *testing.T) {
 	if cond.Status != metav1.ConditionFalse || !strings.Contains(cond.Message, "spec.predictors[0].replicas") {
 		t.Errorf("AbleToScale %+v, want False naming spec.predictors[0].replicas", cond)
 	}
-	if n := replicas(t, ns, "iris-default-0-classifier"); n != 1 {
+	// The operator fixture creates its Deployment on its own schedule: wait for it to exist.
+	var n int32
+	err = wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		d, err := testCluster.Client.AppsV1().Deployments(ns).Get(ctx, "iris-default-0-classifier", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		n = *d.Spec.Replicas
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the operator's Deployment iris-default-0-classifier never appeared: %v", err)
+	}
+	if n != 1 {
 		t.Errorf("the operator's Deployment has %d replicas, want the predictor's 1", n)
 	}
 }

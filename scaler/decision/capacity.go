@@ -59,7 +59,6 @@ func (c *capacity) observe(o observation) {
 	if !(rate > 0) || math.IsInf(rate, 0) {
 		return
 	}
-	heavier := false
 	switch {
 	case p <= target:
 		if rate > c.safe {
@@ -81,18 +80,15 @@ func (c *capacity) observe(o observation) {
 	default:
 		// Over target at a rate once proven safe, steadily, for a whole window: the requests
 		// got heavier. Start again from this rate.
-		heavier = true
 		if c.overSince.IsZero() {
 			c.overSince = o.now
 		}
-		if !o.now.Before(c.overSince.Add(o.window)) {
-			c.saturated, c.safe = rate, min(c.safe, capacityHeadroom*rate)
-			heavier = false
+		if o.now.Before(c.overSince.Add(o.window)) {
+			return
 		}
+		c.saturated, c.safe = rate, min(c.safe, capacityHeadroom*rate)
 	}
-	if !heavier {
-		c.overSince = time.Time{}
-	}
+	c.overSince = time.Time{}
 }
 
 // perReplica is the rate one replica is planned for; 0 while nothing was learned.

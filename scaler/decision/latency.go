@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	reportv1 "github.com/inferscale/inferscale/api/report/v1"
 	"github.com/inferscale/inferscale/api/v1alpha1"
 )
 
@@ -34,10 +35,7 @@ func (latencyMetric) describe(m *v1alpha1.MetricSpec, ev *evaluation) (float64, 
 }
 
 func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float64, ev *evaluation) {
-	sk := &e.win.Latency
-	if m.Latency.TimeToFirstByte {
-		sk = &e.win.TimeToFirstByte
-	}
+	sk := sketchOf(e.win, m)
 	minRequests := uint64(v1alpha1.DefaultLatencyMinRequests)
 	if m.Latency.MinRequests != nil {
 		minRequests = uint64(max(*m.Latency.MinRequests, 1))
@@ -142,15 +140,21 @@ const drainMin = 2
 // freshOver reports whether the latency metric m is over target in the burst window too, the
 // newest seconds; true when that window has too few requests to say.
 func (e *evaluator) freshOver(m *v1alpha1.MetricSpec, target float64, minRequests uint64) bool {
-	sk := &e.in.Burst.Latency
-	if m.Latency.TimeToFirstByte {
-		sk = &e.in.Burst.TimeToFirstByte
-	}
+	sk := sketchOf(&e.in.Burst, m)
 	if sk.Count() < minRequests {
 		return true
 	}
 	v, ok := sk.Quantile(m.Latency.Percentile / 100)
 	return !ok || v > target
+}
+
+// sketchOf is the sketch of w that the latency metric m reads: time to first byte or
+// the whole request's.
+func sketchOf(w *Window, m *v1alpha1.MetricSpec) *reportv1.Sketch {
+	if m.Latency.TimeToFirstByte {
+		return &w.TimeToFirstByte
+	}
+	return &w.Latency
 }
 
 // steady reports whether every pod of the target has been Ready for the whole window.

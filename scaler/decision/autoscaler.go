@@ -121,14 +121,18 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	var firstInvalid *evaluation
 	invalid, agentMetrics := 0, false
 	sized := int32(-1) // the largest demand sized from a rate ÷ a learned capacity
+	var demand int32   // the largest demand of any metric, before tolerances and guards
 	for i := range spec.Metrics {
 		m := &spec.Metrics[i]
 		agentMetrics = agentMetrics || isAgentMetric(m)
 		ev := &evals[i]
 		e.evaluate(m, ev)
 		d.Metrics[i] = ev.status
-		if ev.err == nil && !ev.abstain && ev.sized {
-			sized = max(sized, ev.demand)
+		if ev.err == nil && !ev.abstain {
+			demand = max(demand, ev.demand)
+			if ev.sized {
+				sized = max(sized, ev.demand)
+			}
 		}
 	}
 	for i := range spec.Metrics {
@@ -202,7 +206,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	// evidence is what burst mode may go to past the scale-up rate policies: the largest
 	// recommendation since it began that rests on more than one pod (evidenced). Anything
 	// above it, a single pod's claim included, goes through the rate policies as usual.
-	var evidence int32
+	var evidence, tickEvidence int32
 	if d.Burst {
 		if burstOK && burstRec > rec {
 			rec, driving = burstRec, &burstEval
@@ -222,6 +226,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 				}
 			}
 		}
+		tickEvidence = evidence
 		evidence = max(evidence, a.burstPeak)
 		a.burstPeak = evidence
 	}
@@ -252,10 +257,12 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 
 	var l limit
 	if d.Burst {
-		// Record the recommendation so the scale-down window covers the spike. What more than
-		// one pod evidences is gone to at once, skipping scale-up stabilization and the rate
-		// policies; the rest goes through them as outside burst mode; never down.
-		stabilized, _, _ := a.stabilize(max(rec, evidence), cur, up, down, now)
+		// Record this tick's recommendation so the scale-down window covers the spike; not
+		// the peak burst mode holds, which would hold it a second window after burst mode
+		// ends. What more than one pod evidences is gone to at once, skipping scale-up
+		// stabilization and the rate policies; the rest goes through them as outside burst
+		// mode; never down.
+		stabilized, _, _ := a.stabilize(max(rec, tickEvidence), cur, up, down, now)
 		l = a.limitRate(stabilized, cur, minReplicas, maxReplicas, up, down, now)
 		if l.replicas < cur {
 			l = limit{replicas: cur, reason: v1alpha1.ReasonDesiredWithinRange, message: "the desired count is within the acceptable range"}
@@ -282,7 +289,7 @@ func (a *Autoscaler) Decide(in *Input, now time.Time) Decision {
 	} else {
 		stabilized, reason, message := a.stabilize(rec, cur, up, down, now)
 		flap := ""
-		if held, why := a.holdFlap(rec, stabilized, cur, now); why != "" {
+		if held, why := a.holdFlap(demand, stabilized, cur, now); why != "" {
 			stabilized, reason, message, flap = held, v1alpha1.ReasonScaleDownStabilized, why, why
 		}
 		if stabilized != rec {

@@ -47,19 +47,24 @@ type observation struct {
 	// to say), so a violation is of the load now and not of a burst that already passed
 	// and stays in the stable window.
 	fresh bool
-	now   time.Time
+	// backlog: the agents refused requests or requests queued faster than served.
+	backlog bool
+	now     time.Time
 	// window is the stable window's length: how long a violation at a rate proven safe must
 	// last before it counts as heavier requests.
 	window time.Duration
 }
 
-// observe learns from one stable window.
+// observe learns from one window.
 func (c *capacity) observe(o observation) {
 	rate, p, target := o.rate, o.p, o.target
 	if !(rate > 0) || math.IsInf(rate, 0) {
 		return
 	}
 	switch {
+	case p <= target && o.backlog:
+		// Within target while requests are refused or queue up: the percentile knows only
+		// the requests that got their answer, so it proves no rate safe.
 	case p <= target:
 		if rate > c.safe {
 			c.safe, c.safeLatency = rate, p

@@ -99,6 +99,17 @@ func TestLatencySizesFromDemandOverCapacity(t *testing.T) {
 			capacity{safe: 20, safeLatency: 0.5, overSince: t0.Add(-time.Minute)}, withInFlight(servedInput(4, 4, 2, 1, 1.5), map[int][2]float64{0: {40, 5}, 1: {1, 40}}), 4},
 		{"over target in the stable window only, at a rate proven safe: a burst that passed",
 			capacity{safe: 20, safeLatency: 0.5, overSince: t0.Add(-time.Minute)}, freshWithin(servedInput(4, 4, 2, 1, 1.5)), 4},
+		{"over target in the stable window, the burst window silent: a load that stopped",
+			// 1000 requests in the stable minute would put 100 in the 6 s burst window.
+			capacity{safe: 20, safeLatency: 0.5, overSince: t0.Add(-time.Minute)}, silentBurst(servedInput(4, 4, 2, 1, 1.5)), 4},
+		{"over target on a target too quiet to fill the burst window: the stable window says",
+			// 50 requests a minute put 5 in the burst window, under minRequests 20.
+			capacity{safe: 20, safeLatency: 0.5, overSince: t0.Add(-time.Minute)}, withStableRequests(silentBurst(servedInput(4, 4, 2, 1, 1.5)), 50), 5},
+		{"within target while a backlog builds: the percentile proves no rate",
+			// 2 pods finishing 8 req/s each with p99 500ms, in flight 10 per pod on average and
+			// 37 in the newest second: 1.8 req/s more arrive than are served, queued and not
+			// yet in the sketch. Learning 8 as safe would plan 12 per replica and ask for 2.
+			capacity{safe: 4, safeLatency: 0.9}, withGrowth(servedInput(2, 2, 8, 10, 0.5), 37), 5},
 		{"starting pods are coming capacity: nothing is asked twice",
 			// 2 Ready pods at 8 req/s each need 4 of 4 req/s; 4 exist, 2 still starting.
 			capacity{safe: 4, safeLatency: 0.9, saturated: 5}, withStarting(servedInput(4, 2, 8, 4, 3), 2), 4},
@@ -126,7 +137,6 @@ func TestLatencySizesFromDemandOverCapacity(t *testing.T) {
 
 func ptrTo[T any](v T) *T { return &v }
 
-// withStarting adds n pods that exist and are not Ready yet.
 // freshWithin gives in a burst window whose p99 is within target (200ms): the stable window's
 // violation is of requests that finished earlier.
 func freshWithin(in *Input) *Input {
@@ -134,6 +144,20 @@ func freshWithin(in *Input) *Input {
 	return in
 }
 
+// silentBurst gives in a burst window in which no request finished.
+func silentBurst(in *Input) *Input {
+	in.Burst.Latency = latencySketch(0, 0)
+	return in
+}
+
+// withStableRequests makes the stable window's sketch n requests, every tenth as slow as before.
+func withStableRequests(in *Input, n int) *Input {
+	slow, _ := in.Stable.Latency.Quantile(0.99)
+	in.Stable.Latency = latencySketch(n, slow)
+	return in
+}
+
+// withStarting adds n pods that exist and are not Ready yet.
 func withStarting(in *Input, n int) *Input {
 	for i := 0; i < n; i++ {
 		p := agentPods(1)[0]
@@ -163,8 +187,6 @@ func withRejected(in *Input, rate float64) *Input {
 	return in
 }
 
-// withGrowth makes every pod hold level in flight over the burst window and in the newest
-// second, above the stable window's average: a backlog that built up and now stands.
 // withInFlight sets, per pod index, the stable window's average in flight and its newest
 // second's.
 func withInFlight(in *Input, pods map[int][2]float64) *Input {
@@ -177,6 +199,8 @@ func withInFlight(in *Input, pods map[int][2]float64) *Input {
 	return in
 }
 
+// withGrowth makes every pod hold level in flight over the burst window and in the newest
+// second, above the stable window's average: a backlog that built up and now stands.
 func withGrowth(in *Input, level float64) *Input {
 	for _, w := range []*Window{&in.Stable, &in.Burst} {
 		for name, st := range w.Pods {

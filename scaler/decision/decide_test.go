@@ -442,6 +442,31 @@ func TestBurst(t *testing.T) {
 	}
 }
 
+// Burst mode holds its peak until a stable window passes without burst; the scale-down
+// window then covers what each tick asked for, not that held peak, so the peak is not held a
+// second window. Pods that start in 2 s with a hold of 5 start times scale down on the minute.
+func TestBurstPeakIsHeldOneWindow(t *testing.T) {
+	spec := policy(1, 20, queueDepth("4"))
+	spec.ScaleDownHold = &v1alpha1.ScaleDownHold{StartDelays: 5}
+	a := &Autoscaler{startDelay: 2 * time.Second, startDelayAt: t0}
+	d := a.Decide(agentInput(spec, 2, agentPods(2), []float64{5, 5}, []float64{20, 20}), t0)
+	if d.DesiredReplicas != 10 || !d.Burst {
+		t.Fatalf("spike: got %d burst=%v, want 10 in burst (%s)", d.DesiredReplicas, d.Burst, d.Reason)
+	}
+	a.Scaled(2, 10, t0)
+	over := agentInput(spec, 10, agentPods(10), repeat(10, 1), repeat(10, 1))
+	for _, s := range []int{10, 40} {
+		if d = a.Decide(over, t0.Add(time.Duration(s)*time.Second)); d.DesiredReplicas != 10 || !d.Burst {
+			t.Fatalf("%d s after the spike: got %d burst=%v, want 10 in burst (%s)", s, d.DesiredReplicas, d.Burst, d.Reason)
+		}
+	}
+	// Burst mode ended at 61 s; the last minute asked for 3 (1 in flight × 10 pods ÷ 4).
+	d = a.Decide(over, t0.Add(71*time.Second))
+	if d.DesiredReplicas != 3 || d.Burst {
+		t.Errorf("a window after the spike: got %d burst=%v, want 3 out of burst (%s)", d.DesiredReplicas, d.Burst, d.Reason)
+	}
+}
+
 func TestBurstLimits(t *testing.T) {
 	t.Run("maxReplicas caps it", func(t *testing.T) {
 		spec := policy(1, 8, queueDepth("4"))

@@ -48,7 +48,10 @@
 // explodes, so percentile ÷ target × replicas asks for a fraction of the pods far below target
 // and for maxReplicas above it. Each latency metric learns its target's capacity per ready
 // replica online (capacity.go): the highest completion rate per replica seen with the
-// percentile within target (safe), and the lowest seen over target in a steady window, every
+// percentile within target and no backlog building (safe: no request refused and what the
+// pods hold in flight growing by at most a tenth of what they complete, since a request still
+// queued has no time to first byte yet and a percentile within target then flatters), and the
+// lowest seen over target in a steady window, every
 // pod Ready throughout, no pod draining a backlog and the burst window over target too, so the
 // violation is of the load now and not of a burst that passed (saturated). It plans one replica for 0.8 ×
 // saturated (never below safe), or, before any saturation, for safe × min(1.5, target ÷ the
@@ -66,7 +69,9 @@
 // backlog of the wait at the ready pods every tick) recommends at most the larger of the
 // current count and that demand. A violation at a rate once proven safe, steady for a whole
 // stable window, means heavier requests and restarts the learning from that rate; a shorter
-// one, or one of bursty arrivals that the newest seconds no longer show, teaches nothing, as a
+// one, or one of bursty arrivals that the newest seconds no longer show (over target in the
+// burst window too, or that window without enough requests to say while the stable window's
+// rate would have filled it), teaches nothing, as a
 // window's average rate per replica says nothing of the seconds a burst overloaded. The capacities live in the Autoscaler
 // (lost on a restart or failover, relearned from the next windows). Until anything is learned
 // (no request served within target yet) it is HPA's object-metric rule
@@ -137,8 +142,9 @@
 // policies' pace until a second pod serves. A policy that wants fewer pods than a spike needs
 // can turn burst off with a threshold of 1000. maxReplicas still caps it and scaleUp
 // selectPolicy Disabled still forbids it. The scale event is recorded as any other, so rate
-// policies see it once burst mode ends, and so is the recommendation, so the scale-down
-// stabilization window covers the spike. A metric whose value is not a finite number is
+// policies see it once burst mode ends, and so is each tick's recommendation (not the peak
+// burst mode holds), so the scale-down stabilization window covers the spike but does not hold
+// the peak a second window after burst mode ends. A metric whose value is not a finite number is
 // invalid (ScalingActive=False InvalidMetricSourceType), never a count of MaxInt32.
 //
 // # Behavior
@@ -167,6 +173,9 @@
 // more than the count before it) makes later scale-downs to that count or fewer wait twice as
 // long, up to behavior.scaleDown's window, and one that stood its whole hold halves the wait: a
 // hold shorter than the load's noise would flap between two counts every hold, while a spike's
-// peak, given back to counts above that one, keeps the short hold. Without the field, behavior
+// peak, given back to counts above that one, keeps the short hold. That wait runs from the last
+// tick whose largest demand (before tolerances and the latency guard) was above the count: a
+// count held up only by a percentile still over target from a backlog is no load above it.
+// Without the field, behavior
 // is HPA's, untouched.
 package decision

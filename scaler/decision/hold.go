@@ -43,13 +43,14 @@ func (a *Autoscaler) scaleDownRules(spec *v1alpha1.AutoscalingPolicySpec, stable
 // holdFlap keeps a scale-down that the hold allows above the count a scale-down was taken back
 // from (see holdScaled) until no recommendation has been above that count for the backed-off
 // hold: a steady noisy load would otherwise flap there every hold. Scale-downs that end above
-// that count, such as a spike's, keep the shorter hold. rec is this tick's recommendation;
-// held is the count to go to, with its reason when it holds.
-func (a *Autoscaler) holdFlap(rec, stabilized, cur int32, now time.Time) (held int32, reason string) {
+// that count, such as a spike's, keep the shorter hold. demand is this tick's largest demand
+// of any metric, before tolerances and the latency guard, which hold a count up without any
+// load above it; held is the count to go to, with its reason when it holds.
+func (a *Autoscaler) holdFlap(demand, stabilized, cur int32, now time.Time) (held int32, reason string) {
 	if a.flapWindow <= 0 || a.holdBackoff <= 1 {
 		return stabilized, ""
 	}
-	if rec > a.flapAt {
+	if demand > a.flapAt {
 		a.aboveFlap = now
 	}
 	if stabilized >= cur || stabilized > a.flapAt || !now.Before(a.aboveFlap.Add(a.flapWindow)) {

@@ -148,10 +148,10 @@ func TestScaleDownHoldBacksOffWhenAScaleDownIsTakenBack(t *testing.T) {
 		t.Errorf("the hold of other scale-downs is %ds, want 60s", *down.StabilizationWindowSeconds)
 	}
 	for _, c := range []struct {
-		name                 string
-		s                    int
-		rec, stabilized, cur int32
-		want                 int32
+		name                    string
+		s                       int
+		demand, stabilized, cur int32
+		want                    int32
 	}{
 		{"to the count taken back, 70 s after the last recommendation above it: held", 100, 2, 2, 3, 3},
 		{"to fewer than that: held at the count above it", 110, 1, 1, 3, 3},
@@ -159,7 +159,7 @@ func TestScaleDownHoldBacksOffWhenAScaleDownIsTakenBack(t *testing.T) {
 		{"a scale-down that ends above it: the minute's hold", 152, 5, 5, 16, 5},
 		{"no scale-down: nothing to hold", 153, 3, 3, 3, 3},
 	} {
-		if got, _ := a.holdFlap(c.rec, c.stabilized, c.cur, at(c.s)); got != c.want {
+		if got, _ := a.holdFlap(c.demand, c.stabilized, c.cur, at(c.s)); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
 	}
@@ -183,5 +183,37 @@ func TestScaleDownHoldBacksOffWhenAScaleDownIsTakenBack(t *testing.T) {
 	scaled(2, 8, 30)
 	if a.holdBackoff > 1 {
 		t.Fatalf("a rise past the count before the scale-down backed off: %d×", a.holdBackoff)
+	}
+}
+
+// A latency percentile still over target from a backlog holds the count up (the guard), but
+// that is no load above the count a scale-down was taken back from: only a demand above it
+// starts that count's backed-off hold again.
+func TestGuardedRecommendationDoesNotRenewTheBackedOffHold(t *testing.T) {
+	learned := capacity{safe: 4, safeLatency: 0.5, saturated: 5}
+	for _, tc := range []struct {
+		name  string
+		rate  float64 // per pod, of 3
+		renew bool
+	}{
+		// 3 req/s in all at 4 per replica: a demand of 1; p99 1.5s holds the count at 3.
+		{"held by the guard at a demand of 1: not renewed", 1, false},
+		// 9 req/s: a demand of 3, above the 2 taken back.
+		{"a demand above the count: renewed", 3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := servedInput(3, 3, tc.rate, 1, 1.5)
+			in.Spec.ScaleDownHold = &v1alpha1.ScaleDownHold{StartDelays: 5}
+			before := t0.Add(-100 * time.Second)
+			a := &Autoscaler{capacity: map[string]*capacity{"Latency p99": ptrTo(learned)}, recommendations: []timestampedRecommendation{},
+				startDelay: 2 * time.Second, startDelayAt: t0, holdBackoff: 2, flapAt: 2, aboveFlap: before}
+			d := a.Decide(in, t0)
+			if d.DesiredReplicas != 3 {
+				t.Fatalf("desired %d, want 3 (%s)", d.DesiredReplicas, d.Reason)
+			}
+			if renewed := a.aboveFlap.After(before); renewed != tc.renew {
+				t.Errorf("hold renewed = %v, want %v (%s)", renewed, tc.renew, d.Reason)
+			}
+		})
 	}
 }

@@ -64,9 +64,10 @@ func (latencyMetric) evaluate(e *evaluator, m *v1alpha1.MetricSpec, target float
 	if c != nil && e.learn && n > 0 {
 		c.observe(observation{
 			rate: done / float64(n), p: v, target: target,
-			steady: e.steady() && growth >= 0 && !draining,
-			fresh:  e.freshOver(m, target, minRequests),
-			now:    e.now, window: e.win.Window,
+			steady:  e.steady() && growth >= 0 && !draining,
+			fresh:   e.freshOver(m, target, minRequests),
+			backlog: backlog(done, refused, growth),
+			now:     e.now, window: e.win.Window,
 		})
 	}
 	var per float64
@@ -137,12 +138,28 @@ func (e *evaluator) served() (done, refused, growth float64, draining bool, n in
 // of what it held on average, for its backlog to count as draining.
 const drainMin = 2
 
+// backlog reports whether the ready pods' agents refused requests or what they hold in flight
+// grew by more than backlogShare of what they completed: their sketch then misses the
+// requests still queued (a time to first byte is known only once the byte is), so a
+// percentile within target flatters.
+func backlog(done, refused, growth float64) bool {
+	return refused > 0 || growth > backlogShare*done
+}
+
+// backlogShare is the growth of the requests in flight, as a share of the completion rate,
+// above which a window is building a backlog. A ramp's in-flight grows too (Little's law: by
+// the latency times the rate's rise), far more slowly than a backlog's.
+const backlogShare = 0.1
+
 // freshOver reports whether the latency metric m is over target in the burst window too, the
-// newest seconds; true when that window has too few requests to say.
+// newest seconds. When that window has too few requests to say, it is fresh only if the
+// stable window's own rate would not fill it either (a target this quiet shows nothing
+// fresher); otherwise the load that violated has stopped, and its requests are of the past.
 func (e *evaluator) freshOver(m *v1alpha1.MetricSpec, target float64, minRequests uint64) bool {
 	sk := sketchOf(&e.in.Burst, m)
 	if sk.Count() < minRequests {
-		return true
+		stable, burst := e.win.Window.Seconds(), e.in.Burst.Window.Seconds()
+		return !(stable > 0) || float64(sketchOf(e.win, m).Count())*burst/stable < float64(minRequests)
 	}
 	v, ok := sk.Quantile(m.Latency.Percentile / 100)
 	return !ok || v > target

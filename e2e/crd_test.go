@@ -78,6 +78,8 @@ func TestSchemaErrorRefusedWithFieldPath(t *testing.T) {
 	}{
 		{"percentile out of range", "{percentile: 150, target: 500ms}", "spec.metrics[0].latency.percentile", "less than 100"},
 		{"negative latency target", "{percentile: 99, target: -1s}", "spec.metrics[0].latency.target", "positive duration"},
+		{"first byte and per output token at once", "{percentile: 99, target: 50ms, timeToFirstByte: true, timePerOutputToken: true}",
+			"spec.metrics[0].latency", "timeToFirstByte and timePerOutputToken are exclusive"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

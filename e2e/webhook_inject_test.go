@@ -89,15 +89,19 @@ func TestWebhookInjectsAnnotatedDeploymentServingThroughAgent(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if !measuredRequests(out) {
+	if !measuredRequests(out, "inferscale_agent_request_duration_seconds_count") {
 		t.Errorf("neither agent counted a request, so the Service's traffic bypassed them:\n%s", out)
+	}
+	// The streamed completion's 8 token events gave its agent a time per output token.
+	if !measuredRequests(out, "inferscale_agent_time_per_output_token_seconds_count") {
+		t.Errorf("neither agent measured a time per output token of the streamed completion:\n%s", out)
 	}
 }
 
-// measuredRequests reports whether an agent's /metrics counted at least one request.
-func measuredRequests(metrics string) bool {
+// measuredRequests reports whether an agent's /metrics has the counter named at least 1.
+func measuredRequests(metrics, counter string) bool {
 	for _, line := range strings.Split(metrics, "\n") {
-		if strings.HasPrefix(line, "inferscale_agent_request_duration_seconds_count") {
+		if strings.HasPrefix(line, counter) {
 			fields := strings.Fields(line)
 			if len(fields) == 2 && fields[1] != "0" {
 				return true

@@ -64,7 +64,8 @@ func SLOOf(spec *v1alpha1.AutoscalingPolicySpec) []Target {
 	var out []Target
 	for _, m := range spec.Metrics {
 		if m.Latency != nil {
-			out = append(out, Target{Percentile: m.Latency.Percentile, Latency: m.Latency.Target.Duration, TimeToFirstToken: m.Latency.TimeToFirstByte})
+			out = append(out, Target{Percentile: m.Latency.Percentile, Latency: m.Latency.Target.Duration,
+				TimeToFirstToken: m.Latency.TimeToFirstByte, TimePerOutputToken: m.Latency.TimePerOutputToken})
 		}
 	}
 	return out

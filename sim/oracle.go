@@ -103,8 +103,11 @@ func Capacity(m model.Config, sizes []workload.Request, slo []Target, seed uint6
 		}
 		for _, t := range slo {
 			sk := &res.Latency
-			if t.TimeToFirstToken {
+			switch {
+			case t.TimeToFirstToken:
 				sk = &res.TTFT
+			case t.TimePerOutputToken:
+				sk = &res.TPOT
 			}
 			if Quantile(sk, t.Percentile/100) > t.Latency.Seconds() {
 				return false, nil

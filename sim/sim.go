@@ -37,14 +37,19 @@ type Target struct {
 	// own latency is at most Latency.
 	Percentile float64
 	Latency    time.Duration
-	// TimeToFirstToken judges time to first token instead of end-to-end latency.
-	TimeToFirstToken bool
+	// TimeToFirstToken judges time to first token instead of end-to-end latency;
+	// TimePerOutputToken the time per output token after the first (requests of one token
+	// have none and meet it).
+	TimeToFirstToken, TimePerOutputToken bool
 }
 
 func (t Target) String() string {
 	what := "latency"
-	if t.TimeToFirstToken {
+	switch {
+	case t.TimeToFirstToken:
 		what = "TTFT"
+	case t.TimePerOutputToken:
+		what = "TPOT"
 	}
 	return fmt.Sprintf("p%s %s ≤ %s", strconv.FormatFloat(t.Percentile, 'f', -1, 64), what, t.Latency)
 }
@@ -390,24 +395,31 @@ func (r *run) finished(req *model.Request, at time.Duration, ok bool) {
 	}
 	ttft := req.FirstToken - req.Arrive
 	p.rec.InFlight.Down(int64(at - p.epoch))
-	p.rec.Done(measure.Class2xx, lat, ttft, true)
+	t := measure.Timing{Latency: lat, FirstByte: ttft, HasFirstByte: true}
+	if req.Output > 1 {
+		// One token per event, the first at the first token and the last at the end.
+		t.PerOutputToken, t.HasPerOutputToken = (at-req.FirstToken)/time.Duration(req.Output-1), true
+	}
+	p.rec.Done(measure.Class2xx, t)
 	p.done++
 	r.res.Completed++
-	r.observeLatency(lat, ttft, req.Output)
-	if req.Output > 1 {
-		r.res.TPOT.Add((at - req.FirstToken).Seconds() / float64(req.Output-1))
-	}
+	r.observeLatency(lat, ttft, t.PerOutputToken, t.HasPerOutputToken)
 	if p.info.Terminating && p.replica.InFlight() == 0 {
 		r.gone(p)
 	}
 }
 
-func (r *run) observeLatency(lat, ttft time.Duration, output int32) {
+func (r *run) observeLatency(lat, ttft, tpot time.Duration, hasTPOT bool) {
 	within := true
 	for i, t := range r.cfg.SLO {
 		v := lat
-		if t.TimeToFirstToken {
+		switch {
+		case t.TimeToFirstToken:
 			v = ttft
+		case t.TimePerOutputToken && !hasTPOT:
+			continue
+		case t.TimePerOutputToken:
+			v = tpot
 		}
 		within = within && v <= t.Latency
 		r.secOver[i].Add(v.Seconds())
@@ -417,6 +429,9 @@ func (r *run) observeLatency(lat, ttft time.Duration, output int32) {
 	}
 	r.res.Latency.Add(lat.Seconds())
 	r.res.TTFT.Add(ttft.Seconds())
+	if hasTPOT {
+		r.res.TPOT.Add(tpot.Seconds())
+	}
 	r.second.Add(lat.Seconds())
 	r.secondTT.Add(ttft.Seconds())
 	r.secDone++
@@ -427,7 +442,7 @@ func (r *run) fail(p *pod, lat, at time.Duration) {
 	r.res.Failed++
 	if p != nil {
 		p.rec.InFlight.Down(int64(at - p.epoch))
-		p.rec.Done(measure.Class5xx, lat, 0, false)
+		p.rec.Done(measure.Class5xx, measure.Timing{Latency: lat})
 	}
 	for i := range r.cfg.SLO {
 		r.secOver[i].Add(reportv1.MaxValue) // a failed request misses every target

@@ -160,3 +160,45 @@ func (s *shrink) Decide(now time.Time, st *State) int32 {
 	}
 	return st.Replicas
 }
+
+// The agents' reports carry the time per output token the agent's own measurement code
+// builds, one per request of more than one token, and a TPOT target judges it.
+func TestTimePerOutputTokenReportedAndJudged(t *testing.T) {
+	d := 2 * time.Minute
+	reqs := steady(t, 20, d, 5)
+	for _, tc := range []struct {
+		name   string
+		target time.Duration
+		within func(completed int) bool
+	}{
+		{"a target above every token's time: all within", time.Minute, func(c int) bool { return c > 0 }},
+		{"a target below any token's time: none within", time.Microsecond, func(int) bool { return false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &tpotRecorder{}
+			slo := []Target{{Percentile: 99, Latency: tc.target, TimePerOutputToken: true}}
+			res, err := Run(Config{Requests: reqs, Model: model.Presets["e2e"], InitialReplicas: 2, SLO: slo, Seed: 5, Duration: d}, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.count == 0 || rec.count != res.TPOT.Count() {
+				t.Errorf("reports held %d times per output token, the run measured %d", rec.count, res.TPOT.Count())
+			}
+			if all := res.WithinSLO == res.Completed; all != tc.within(res.Completed) || (!all && res.WithinSLO != 0) {
+				t.Errorf("%d of %d requests within %s", res.WithinSLO, res.Completed, slo[0])
+			}
+		})
+	}
+}
+
+// tpotRecorder is a fixed-size autoscaler that counts the reports' times per output token.
+type tpotRecorder struct{ count uint64 }
+
+func (*tpotRecorder) Name() string            { return "fixed" }
+func (*tpotRecorder) Interval() time.Duration { return time.Second }
+func (r *tpotRecorder) Observe(_ time.Time, s *Second) {
+	for _, p := range s.Pods {
+		r.count += p.Report.TimePerOutputToken.Count()
+	}
+}
+func (*tpotRecorder) Decide(_ time.Time, s *State) int32 { return s.Replicas }

@@ -1,5 +1,5 @@
 // Package measure records what the agent's data path sees (per-request latency, time to first
-// byte, outcome, requests in flight and queued) with a few atomic operations per request, and
+// byte and per output token, outcome, requests in flight and queued) with a few atomic operations per request, and
 // closes one report interval at a time.
 package measure
 
@@ -69,6 +69,7 @@ type Recorder struct {
 
 	duration [numClasses]prometheus.Observer
 	ttfb     prometheus.Observer
+	tpot     prometheus.Observer
 	rejected prometheus.Counter
 }
 
@@ -84,6 +85,7 @@ type shard struct {
 	rejected atomic.Uint64
 	latency  hist
 	ttfb     hist
+	tpot     hist
 	_        [64]byte // keeps the hot counters of neighbouring shards off one cache line
 }
 
@@ -99,6 +101,7 @@ func newGeneration(shards int) *generation {
 	for i := range g.shards {
 		g.shards[i].latency.buckets = make([]atomic.Uint64, n)
 		g.shards[i].ttfb.buckets = make([]atomic.Uint64, n)
+		g.shards[i].tpot.buckets = make([]atomic.Uint64, n)
 	}
 	return g
 }
@@ -128,16 +131,21 @@ func New(clk clock.PassiveClock, reg prometheus.Registerer) *Recorder {
 		Help:    "Time from receiving a request to the first byte of the model's response body.",
 		Buckets: latencyBuckets,
 	})
+	tpot := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "inferscale", Subsystem: "agent", Name: "time_per_output_token_seconds",
+		Help:    "Per event-stream response of two events or more, the time from its first event to its last over the events between them.",
+		Buckets: latencyBuckets,
+	})
 	for c := range numClasses {
 		r.duration[c] = duration.WithLabelValues(c.String())
 	}
-	r.ttfb = ttfb
+	r.ttfb, r.tpot = ttfb, tpot
 	r.rejected = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "inferscale", Subsystem: "agent", Name: "rejected_requests_total",
 		Help: "Requests the agent answered 503 itself because its queue was full.",
 	})
 	if reg != nil {
-		reg.MustRegister(duration, ttfb, r.rejected,
+		reg.MustRegister(duration, ttfb, tpot, r.rejected,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Namespace: "inferscale", Subsystem: "agent", Name: "requests_in_flight",
 				Help: "Requests accepted and not finished, including queued ones.",
@@ -158,9 +166,21 @@ func (r *Recorder) Now() (time.Time, int64) {
 	return t, int64(t.Sub(r.epoch))
 }
 
-// Done records a finished request: its class, its latency and, when the model sent a body
-// (gotFirstByte), the time to its first byte.
-func (r *Recorder) Done(c Class, latency time.Duration, firstByte time.Duration, gotFirstByte bool) {
+// Timing is what the proxy measured of one finished request.
+type Timing struct {
+	Latency time.Duration
+	// FirstByte is the time to the first byte of the model's body, when it sent one
+	// (HasFirstByte).
+	FirstByte    time.Duration
+	HasFirstByte bool
+	// PerOutputToken is, for an event stream of two events or more (HasPerOutputToken), the
+	// time from its first event to its last over the events between them.
+	PerOutputToken    time.Duration
+	HasPerOutputToken bool
+}
+
+// Done records a finished request: its class and timing.
+func (r *Recorder) Done(c Class, t Timing) {
 	s := rand.Uint32() & r.shardMask
 	for {
 		g := r.gen.Load()
@@ -173,16 +193,22 @@ func (r *Recorder) Done(c Class, latency time.Duration, firstByte time.Duration,
 			continue
 		}
 		sh.classes[c].Add(1)
-		sh.latency.add(latency)
-		if gotFirstByte {
-			sh.ttfb.add(firstByte)
+		sh.latency.add(t.Latency)
+		if t.HasFirstByte {
+			sh.ttfb.add(t.FirstByte)
+		}
+		if t.HasPerOutputToken {
+			sh.tpot.add(t.PerOutputToken)
 		}
 		sh.writers.Add(-1)
 		break
 	}
-	r.duration[c].Observe(latency.Seconds())
-	if gotFirstByte {
-		r.ttfb.Observe(firstByte.Seconds())
+	r.duration[c].Observe(t.Latency.Seconds())
+	if t.HasFirstByte {
+		r.ttfb.Observe(t.FirstByte.Seconds())
+	}
+	if t.HasPerOutputToken {
+		r.tpot.Observe(t.PerOutputToken.Seconds())
 	}
 }
 
@@ -253,6 +279,7 @@ func (r *Recorder) Collect(rep *reportv1.Report) {
 	rep.Requests = reportv1.Requests{}
 	rep.Latency.Reset()
 	rep.TimeToFirstByte.Reset()
+	rep.TimePerOutputToken.Reset()
 	for i := range old.shards {
 		sh := &old.shards[i]
 		rep.Requests.Status2xx += sh.classes[Class2xx].Swap(0)
@@ -263,6 +290,7 @@ func (r *Recorder) Collect(rep *reportv1.Report) {
 		rep.Requests.Rejected += sh.rejected.Swap(0)
 		sh.latency.drainInto(&rep.Latency)
 		sh.ttfb.drainInto(&rep.TimeToFirstByte)
+		sh.tpot.drainInto(&rep.TimePerOutputToken)
 	}
 	r.spare = old
 

@@ -17,10 +17,11 @@ func TestCollectCountsAndSketches(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r := New(clk, reg)
 	for i := range 100 {
-		r.Done(Class2xx, time.Duration(i+1)*time.Millisecond, time.Millisecond, true)
+		r.Done(Class2xx, Timing{Latency: time.Duration(i+1) * time.Millisecond, FirstByte: time.Millisecond, HasFirstByte: true,
+			PerOutputToken: 20 * time.Millisecond, HasPerOutputToken: i%2 == 0})
 	}
-	r.Done(Class5xx, 2*time.Second, 0, true)
-	r.Done(ClassTransportError, time.Millisecond, 0, false)
+	r.Done(Class5xx, Timing{Latency: 2 * time.Second, HasFirstByte: true})
+	r.Done(ClassTransportError, Timing{Latency: time.Millisecond})
 	r.Reject()
 	r.Reject()
 	clk.SetTime(time.Unix(1001, 0))
@@ -31,8 +32,11 @@ func TestCollectCountsAndSketches(t *testing.T) {
 	if want := (reportv1.Requests{Status2xx: 100, Status5xx: 1, TransportErrors: 1, Rejected: 2}); rep.Requests != want {
 		t.Errorf("requests %+v, want %+v", rep.Requests, want)
 	}
-	if rep.Latency.Count() != 102 || rep.TimeToFirstByte.Count() != 101 {
-		t.Errorf("counts latency %d ttfb %d, want 102 and 101", rep.Latency.Count(), rep.TimeToFirstByte.Count())
+	if rep.Latency.Count() != 102 || rep.TimeToFirstByte.Count() != 101 || rep.TimePerOutputToken.Count() != 50 {
+		t.Errorf("counts latency %d ttfb %d tpot %d, want 102, 101 and 50", rep.Latency.Count(), rep.TimeToFirstByte.Count(), rep.TimePerOutputToken.Count())
+	}
+	if p, _ := rep.TimePerOutputToken.Quantile(0.5); math.Abs(p-0.020)/0.020 > 0.01 {
+		t.Errorf("tpot p50 %v, want 0.020 within 1%%", p)
 	}
 	p50, _ := rep.Latency.Quantile(0.5)
 	if math.Abs(p50-0.050)/0.050 > 0.01 { // rank 50 of 102: 50 ms
@@ -54,6 +58,9 @@ func TestCollectCountsAndSketches(t *testing.T) {
 	}
 	if n := names["inferscale_agent_request_duration_seconds"]; n != int(numClasses) {
 		t.Errorf("%d duration series, want %d (metrics: %v)", n, numClasses, names)
+	}
+	if n := names["inferscale_agent_time_per_output_token_seconds"]; n != 1 {
+		t.Errorf("%d time-per-output-token series, want 1 (metrics: %v)", n, names)
 	}
 
 	// The next interval starts empty where this one ended.
@@ -112,7 +119,7 @@ func TestConcurrentCollectLosesNothing(t *testing.T) {
 	for range writers {
 		wg.Go(func() {
 			for i := range each {
-				r.Done(Class(i%int(numClasses)), time.Millisecond, time.Microsecond, i%int(numClasses) != int(ClassTransportError))
+				r.Done(Class(i%int(numClasses)), Timing{Latency: time.Millisecond, FirstByte: time.Microsecond, HasFirstByte: i%int(numClasses) != int(ClassTransportError)})
 			}
 		})
 	}
@@ -142,7 +149,7 @@ func BenchmarkDone(b *testing.B) {
 	r := New(clocktestingReal{}, prometheus.NewRegistry())
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			r.Done(Class2xx, 12*time.Millisecond, 3*time.Millisecond, true)
+			r.Done(Class2xx, Timing{Latency: 12 * time.Millisecond, FirstByte: 3 * time.Millisecond, HasFirstByte: true})
 		}
 	})
 }
@@ -168,7 +175,7 @@ func BenchmarkRequestPath(b *testing.B) {
 			r.InFlight.Up(ns)
 			end, ne := r.Now()
 			r.InFlight.Down(ne)
-			r.Done(Class2xx, end.Sub(start), end.Sub(start), true)
+			r.Done(Class2xx, Timing{Latency: end.Sub(start), FirstByte: end.Sub(start), HasFirstByte: true})
 		}
 	})
 }
@@ -177,7 +184,7 @@ func BenchmarkCollect(b *testing.B) {
 	r := New(clocktestingReal{}, nil)
 	var rep reportv1.Report
 	for b.Loop() {
-		r.Done(Class2xx, 12*time.Millisecond, 3*time.Millisecond, true)
+		r.Done(Class2xx, Timing{Latency: 12 * time.Millisecond, FirstByte: 3 * time.Millisecond, HasFirstByte: true})
 		r.Collect(&rep)
 	}
 }

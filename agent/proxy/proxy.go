@@ -157,8 +157,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rw.rejected {
 			p.rec.Reject()
 		} else {
-			ttfb, gotTTFB := rw.timeToFirstByte(end)
-			p.rec.Done(rw.class(aborted != nil, r.Context().Err() != nil), rw.latency(end), ttfb, gotTTFB)
+			t := measure.Timing{Latency: rw.latency(end)}
+			t.FirstByte, t.HasFirstByte = rw.timeToFirstByte(end)
+			t.PerOutputToken, t.HasPerOutputToken = rw.timePerOutputToken()
+			p.rec.Done(rw.class(aborted != nil, r.Context().Err() != nil), t)
 		}
 		p.rec.InFlight.Down(endNS)
 		*rw = responseWriter{}

@@ -123,8 +123,8 @@ func TestHTTP1ManyConcurrent(t *testing.T) {
 	if want := (reportv1.Requests{Status2xx: 300, Status4xx: 1, Status5xx: 1}); rep.Requests != want {
 		t.Errorf("requests %+v, want %+v", rep.Requests, want)
 	}
-	if rep.Latency.Count() != 302 || rep.TimeToFirstByte.Count() != 302 {
-		t.Errorf("sketch counts %d/%d, want 302", rep.Latency.Count(), rep.TimeToFirstByte.Count())
+	if rep.Latency.Count() != 302 || rep.TimeToFirstByte.Count() != 302 || rep.TimePerOutputToken.Count() != 0 {
+		t.Errorf("sketch counts %d/%d/%d, want 302, 302 and none per output token (no event stream)", rep.Latency.Count(), rep.TimeToFirstByte.Count(), rep.TimePerOutputToken.Count())
 	}
 	if rep.InFlight.Max < 1 {
 		t.Errorf("in-flight max %v", rep.InFlight.Max)
@@ -168,6 +168,10 @@ func TestSSEFirstEventBeforeStreamEnds(t *testing.T) {
 	lat, _ := rep.Latency.Quantile(1)
 	if rep.Requests.Status2xx != 1 || ttfb > lat {
 		t.Errorf("requests %+v, ttfb %v latency %v", rep.Requests, ttfb, lat)
+	}
+	// Two events: one time per output token, the gap between them, within the latency.
+	if tpot, ok := rep.TimePerOutputToken.Quantile(1); rep.TimePerOutputToken.Count() != 1 || !ok || tpot > lat {
+		t.Errorf("time per output token: %d of %v, want 1 within the latency %v", rep.TimePerOutputToken.Count(), tpot, lat)
 	}
 }
 

@@ -2,28 +2,40 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/inferscale/inferscale/agent/measure"
 )
 
-// responseWriter notes the status and the time of the first body byte. It implements only
-// what it must observe; Flush and the rest reach the server's writer through Unwrap, which
-// http.ResponseController (used by ReverseProxy) follows.
+// responseWriter notes the status, the time of the first body byte and, for an event stream,
+// when its events went out. It implements only what it must observe; Flush and the rest reach
+// the server's writer through Unwrap, which http.ResponseController (used by ReverseProxy)
+// follows.
 type responseWriter struct {
 	http.ResponseWriter
 	rec   *measure.Recorder
 	start time.Time
 
-	status         int
-	firstByte      time.Duration
-	gotFirstByte   bool
-	upgraded       bool
-	agentAnswered  bool // the agent wrote the response (queue full, model gave none)
-	rejected       bool // the agent refused it: its queue was full
-	transportError bool
+	status       int
+	firstByte    time.Duration
+	gotFirstByte bool
+	// stream: the body is text/event-stream, whose events (one token each for an OpenAI-style
+	// server) end at a blank line; see scanEvents.
+	stream                bool
+	events                int
+	firstEvent, lastEvent time.Duration
+	lineLen               int  // bytes of the current line so far, CR excluded
+	comment               bool // the current line is a comment
+	pending               bool // the current event has a field line
+	doneLine              bool // the current event's last line is "data: [DONE]", no token
+	upgraded              bool
+	agentAnswered         bool // the agent wrote the response (queue full, model gave none)
+	rejected              bool // the agent refused it: its queue was full
+	transportError        bool
 }
 
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -38,8 +50,73 @@ func (w *responseWriter) WriteHeader(code int) {
 func (w *responseWriter) Write(b []byte) (int, error) {
 	if !w.gotFirstByte && len(b) > 0 {
 		w.markFirstByte()
+		w.stream = isEventStream(w.Header().Get("Content-Type"))
+	}
+	if w.stream {
+		w.scanEvents(b)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+func isEventStream(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
+}
+
+// scanEvents counts the events that end in b and notes when the first and the last went out.
+// An event ends at an empty line after at least one field line; comment lines (":", as
+// keep-alives) make none, and the stream's final "data: [DONE]" carries no token (counted
+// when that line arrives in one write).
+func (w *responseWriter) scanEvents(b []byte) {
+	ended := 0
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		seg := b
+		if i >= 0 {
+			seg = b[:i]
+		}
+		whole := w.lineLen == 0
+		if whole && len(seg) > 0 {
+			w.comment = seg[0] == ':'
+		}
+		w.lineLen += len(seg) - bytes.Count(seg, cr)
+		if i < 0 {
+			break
+		}
+		switch {
+		case w.lineLen > 0 && !w.comment:
+			w.pending = true
+			w.doneLine = whole && bytes.Equal(bytes.TrimSuffix(seg, cr), doneEvent)
+		case w.lineLen == 0 && w.pending:
+			if !w.doneLine {
+				ended++
+			}
+			w.pending, w.doneLine = false, false
+		}
+		w.lineLen, w.comment = 0, false
+		b = b[i+1:]
+	}
+	if ended == 0 {
+		return
+	}
+	now, _ := w.rec.Now()
+	at := now.Sub(w.start)
+	if w.events == 0 {
+		w.firstEvent = at
+	}
+	w.events += ended
+	w.lastEvent = at
+}
+
+var cr, doneEvent = []byte("\r"), []byte("data: [DONE]")
+
+// timePerOutputToken is, for an event stream of two events or more, the time from its first
+// event to its last over the events between them.
+func (w *responseWriter) timePerOutputToken() (time.Duration, bool) {
+	if w.events < 2 {
+		return 0, false
+	}
+	return (w.lastEvent - w.firstEvent) / time.Duration(w.events-1), true
 }
 
 // interim passes on a 1xx answer of the model (103 Early Hints) with its own headers.

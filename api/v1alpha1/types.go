@@ -220,6 +220,7 @@ type MetricSpec struct {
 
 // LatencyMetricSource targets a latency percentile over the stable window,
 // computed from the merged histograms of all ready replicas.
+// +kubebuilder:validation:XValidation:rule="!(has(self.timeToFirstByte) && self.timeToFirstByte && has(self.timePerOutputToken) && self.timePerOutputToken)",message="timeToFirstByte and timePerOutputToken are exclusive: one latency metric measures one of them"
 type LatencyMetricSource struct {
 	// Percentile in (0, 100), e.g. 99 or 99.9.
 	// +kubebuilder:validation:ExclusiveMinimum=true
@@ -236,6 +237,14 @@ type LatencyMetricSource struct {
 	// whole response: the right choice for streamed token responses.
 	// +optional
 	TimeToFirstByte bool `json:"timeToFirstByte,omitempty"`
+	// TimePerOutputToken measures, per streamed (text/event-stream) response
+	// of at least two events, the time from its first event to its last over
+	// the events between them: the time per output token of a server that
+	// sends one token per event, as OpenAI-compatible servers do. Responses
+	// that are not event streams are not in it. Exclusive with
+	// timeToFirstByte.
+	// +optional
+	TimePerOutputToken bool `json:"timePerOutputToken,omitempty"`
 	// MinRequests is how many requests the window must hold before the
 	// percentile is trusted. Defaults to 20.
 	// +optional

@@ -330,6 +330,9 @@ func validateLatency(l *LatencyMetricSource, fldPath *field.Path) field.ErrorLis
 	if l.MinRequests != nil && *l.MinRequests < 1 {
 		errs = append(errs, field.Invalid(fldPath.Child("minRequests"), *l.MinRequests, "must be at least 1"))
 	}
+	if l.TimeToFirstByte && l.TimePerOutputToken {
+		errs = append(errs, field.Invalid(fldPath.Child("timePerOutputToken"), true, "exclusive with timeToFirstByte: one latency metric measures one of them"))
+	}
 	return errs
 }
 

@@ -97,6 +97,9 @@ func TestValidateSpecRejects(t *testing.T) {
 		{"latency target negative", func(s *AutoscalingPolicySpec) { s.Metrics[0].Latency.Target.Duration = -time.Second }, "spec.metrics[0].latency.target", field.ErrorTypeInvalid},
 		{"latency target below 1ms", func(s *AutoscalingPolicySpec) { s.Metrics[0].Latency.Target.Duration = time.Microsecond }, "spec.metrics[0].latency.target", field.ErrorTypeInvalid},
 		{"latency minRequests zero", func(s *AutoscalingPolicySpec) { s.Metrics[0].Latency.MinRequests = ptr.To[int32](0) }, "spec.metrics[0].latency.minRequests", field.ErrorTypeInvalid},
+		{"latency of first byte and per output token at once", func(s *AutoscalingPolicySpec) {
+			s.Metrics[0].Latency.TimeToFirstByte, s.Metrics[0].Latency.TimePerOutputToken = true, true
+		}, "spec.metrics[0].latency.timePerOutputToken", field.ErrorTypeInvalid},
 		{"queue depth zero", func(s *AutoscalingPolicySpec) { s.Metrics[1].QueueDepth.AverageValue = resource.MustParse("0") }, "spec.metrics[1].queueDepth.averageValue", field.ErrorTypeInvalid},
 		{"request rate negative", func(s *AutoscalingPolicySpec) { s.Metrics[2].RequestRate.AverageValue = resource.MustParse("-3") }, "spec.metrics[2].requestRate.averageValue", field.ErrorTypeInvalid},
 		{"model metric without name", func(s *AutoscalingPolicySpec) { s.Metrics[3].ModelMetric.Name = "" }, "spec.metrics[3].modelMetric.name", field.ErrorTypeRequired},

@@ -318,6 +318,19 @@ func TestLatency(t *testing.T) {
 			t.Errorf("got %d driven by %q, want 5 by TTFB (%s)", d.DesiredReplicas, d.DrivingMetric, d.Reason)
 		}
 	})
+	t.Run("time per output token", func(t *testing.T) {
+		m := latencyP99(60*time.Millisecond, 20)
+		m.Latency.TimePerOutputToken = true
+		spec := policy(1, 10, m)
+		in := agentInput(spec, 2, agentPods(2), []float64{1, 1}, []float64{1, 1})
+		// Only the per-token sketch has requests: read any other, the metric would abstain.
+		in.Stable.Latency, in.Stable.TimeToFirstByte = latencySketch(0, 0), latencySketch(0, 0)
+		in.Stable.TimePerOutputToken = latencySketch(100, 0.05) // p99 100ms: 1.68 × 2 pods
+		d := (&Autoscaler{}).Decide(in, t0)
+		if d.DesiredReplicas != 4 || d.DrivingMetric != "Latency p99 TPOT" {
+			t.Errorf("got %d driven by %q, want 4 by TPOT (%s)", d.DesiredReplicas, d.DrivingMetric, d.Reason)
+		}
+	})
 }
 
 func TestAgentMetricsReadiness(t *testing.T) {

@@ -44,6 +44,10 @@
 // NVML utilization; a pod whose agent reported more GPUs than the pod requests without knowing
 // which are the pod's makes either invalid (ScalingActive=False, GPUUnattributed).
 //
+// Latency reads one sketch of the window: the whole request's latency, the time to its first
+// byte (timeToFirstByte) or, per event stream of two events or more, the time per output token
+// (timePerOutputToken), all measured by the agents.
+//
 // Latency is the guard, not the sizer: latency is flat until a replica saturates and then
 // explodes, so percentile ÷ target × replicas asks for a fraction of the pods far below target
 // and for maxReplicas above it. Each latency metric learns its target's capacity per ready

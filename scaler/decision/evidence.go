@@ -60,7 +60,7 @@ func evidenced(w *Window) Window {
 		out.Pods[name] = st
 	}
 	if serving >= 2 {
-		out.Latency, out.TimeToFirstByte = w.Latency, w.TimeToFirstByte
+		out.Latency, out.TimeToFirstByte, out.TimePerOutputToken = w.Latency, w.TimeToFirstByte, w.TimePerOutputToken
 	}
 	return out
 }

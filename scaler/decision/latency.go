@@ -25,8 +25,11 @@ func (latencyMetric) describe(m *v1alpha1.MetricSpec, ev *evaluation) (float64, 
 		return 0, false
 	}
 	ev.label = "p" + formatFloat(m.Latency.Percentile)
-	if m.Latency.TimeToFirstByte {
+	switch {
+	case m.Latency.TimeToFirstByte:
 		ev.label += " TTFB"
+	case m.Latency.TimePerOutputToken:
+		ev.label += " TPOT"
 	}
 	ev.status.Name = ev.label
 	ev.driving = "Latency " + ev.label
@@ -165,11 +168,14 @@ func (e *evaluator) freshOver(m *v1alpha1.MetricSpec, target float64, minRequest
 	return !ok || v > target
 }
 
-// sketchOf is the sketch of w that the latency metric m reads: time to first byte or
-// the whole request's.
+// sketchOf is the sketch of w that the latency metric m reads: time to first byte, time per
+// output token or the whole request's.
 func sketchOf(w *Window, m *v1alpha1.MetricSpec) *reportv1.Sketch {
-	if m.Latency.TimeToFirstByte {
+	switch {
+	case m.Latency.TimeToFirstByte:
 		return &w.TimeToFirstByte
+	case m.Latency.TimePerOutputToken:
+		return &w.TimePerOutputToken
 	}
 	return &w.Latency
 }

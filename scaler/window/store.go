@@ -61,9 +61,9 @@ type Config struct {
 	// Window is the longest window the target's policy asks for (its stable window); it sizes
 	// the rings. Clamped to [1 s, MaxWindow].
 	Window time.Duration
-	// Latency and TimeToFirstByte keep the respective sketches; without a latency metric they
-	// would be the bulk of the memory for nothing.
-	Latency, TimeToFirstByte bool
+	// Latency, TimeToFirstByte and TimePerOutputToken keep the respective sketches; without a
+	// latency metric they would be the bulk of the memory for nothing.
+	Latency, TimeToFirstByte, TimePerOutputToken bool
 	// ModelMetrics are the model-server gauges to keep; others in reports are ignored.
 	ModelMetrics []string
 }
@@ -122,8 +122,8 @@ type targetData struct {
 }
 
 type sketchBucket struct {
-	sec             int64
-	latency, ttfbSk binned
+	sec                     int64
+	latency, ttfbSk, tpotSk binned
 }
 
 type podData struct {
@@ -226,16 +226,18 @@ func (s *Store) Configure(k target.Key, cfg Config) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	size := ringSize(cfg.Window)
-	if t.size == size && t.cfg.Latency == cfg.Latency && t.cfg.TimeToFirstByte == cfg.TimeToFirstByte && equal(t.cfg.ModelMetrics, cfg.ModelMetrics) {
+	if t.size == size && t.cfg.Latency == cfg.Latency && t.cfg.TimeToFirstByte == cfg.TimeToFirstByte &&
+		t.cfg.TimePerOutputToken == cfg.TimePerOutputToken && equal(t.cfg.ModelMetrics, cfg.ModelMetrics) {
 		return
 	}
-	t.cfg = Config{Window: cfg.Window, Latency: cfg.Latency, TimeToFirstByte: cfg.TimeToFirstByte, ModelMetrics: append([]string(nil), cfg.ModelMetrics...)}
+	t.cfg = Config{Window: cfg.Window, Latency: cfg.Latency, TimeToFirstByte: cfg.TimeToFirstByte, TimePerOutputToken: cfg.TimePerOutputToken,
+		ModelMetrics: append([]string(nil), cfg.ModelMetrics...)}
 	t.size = size
 	t.since = time.Time{}
 	clear(t.pods)
 	t.sketches = nil
 	s.charge(t, -t.bytes)
-	if cfg.Latency || cfg.TimeToFirstByte {
+	if cfg.Latency || cfg.TimeToFirstByte || cfg.TimePerOutputToken {
 		t.sketches = make([]sketchBucket, size)
 		s.charge(t, int64(size)*int64(unsafe.Sizeof(sketchBucket{})))
 	}
@@ -249,7 +251,8 @@ func (s *Store) charge(t *targetData, n int64) {
 
 // sketchesFit reports whether r's sketches that t keeps fit in the memory sb holds.
 func (t *targetData) sketchesFit(sb *sketchBucket, r *reportv1.Report) bool {
-	return (!t.cfg.Latency || sb.latency.fits(&r.Latency)) && (!t.cfg.TimeToFirstByte || sb.ttfbSk.fits(&r.TimeToFirstByte))
+	return (!t.cfg.Latency || sb.latency.fits(&r.Latency)) && (!t.cfg.TimeToFirstByte || sb.ttfbSk.fits(&r.TimeToFirstByte)) &&
+		(!t.cfg.TimePerOutputToken || sb.tpotSk.fits(&r.TimePerOutputToken))
 }
 
 // ringBytes is what one pod's ring of target t holds: its buckets and their model gauges.
@@ -339,6 +342,7 @@ func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
 			sb.sec = sec
 			sb.latency.reset()
 			sb.ttfbSk.reset()
+			sb.tpotSk.reset()
 		}
 	}
 	if s.full() && (newPod || (sb != nil && !t.sketchesFit(sb, r))) {
@@ -384,6 +388,9 @@ func (s *Store) Record(k target.Key, p Pod, r *reportv1.Report) error {
 	}
 	if sb != nil && t.cfg.TimeToFirstByte {
 		s.charge(t, sb.ttfbSk.add(&r.TimeToFirstByte))
+	}
+	if sb != nil && t.cfg.TimePerOutputToken {
+		s.charge(t, sb.tpotSk.add(&r.TimePerOutputToken))
 	}
 	return nil
 }
@@ -442,9 +449,9 @@ type Snapshot struct {
 	Window time.Duration
 	// Pods has an entry for every pod with at least one report in the window.
 	Pods map[string]PodStats
-	// Latency and TimeToFirstByte merge the sketches of all the target's requests in the
-	// window; empty when the target does not keep them.
-	Latency, TimeToFirstByte reportv1.Sketch
+	// Latency, TimeToFirstByte and TimePerOutputToken merge the sketches of all the target's
+	// requests in the window; empty when the target does not keep them.
+	Latency, TimeToFirstByte, TimePerOutputToken reportv1.Sketch
 }
 
 // Window computes target k's snapshot over the last w (clamped to the ring) including the
@@ -534,16 +541,17 @@ func (s *Store) Window(k target.Key, w time.Duration) (snap Snapshot, ok bool) {
 	if t.sketches != nil {
 		// Every second is read back at the coarsest resolution of the window's seconds, so
 		// that they merge bin by bin.
-		var latency, ttfb int
+		var latency, ttfb, tpot int
 		for sec := oldest; sec <= nowSec; sec++ {
 			if sb := &t.sketches[sec%int64(t.size)]; sb.sec == sec {
-				latency, ttfb = max(latency, sb.latency.level), max(ttfb, sb.ttfbSk.level)
+				latency, ttfb, tpot = max(latency, sb.latency.level), max(ttfb, sb.ttfbSk.level), max(tpot, sb.tpotSk.level)
 			}
 		}
 		for sec := oldest; sec <= nowSec; sec++ {
 			if sb := &t.sketches[sec%int64(t.size)]; sb.sec == sec {
 				sb.latency.mergeInto(&snap.Latency, latency)
 				sb.ttfbSk.mergeInto(&snap.TimeToFirstByte, ttfb)
+				sb.tpotSk.mergeInto(&snap.TimePerOutputToken, tpot)
 			}
 		}
 	}
@@ -574,6 +582,8 @@ func ConfigFor(spec *v1alpha1.AutoscalingPolicySpec) Config {
 		switch {
 		case m.Latency != nil && m.Latency.TimeToFirstByte:
 			cfg.TimeToFirstByte = true
+		case m.Latency != nil && m.Latency.TimePerOutputToken:
+			cfg.TimePerOutputToken = true
 		case m.Latency != nil:
 			cfg.Latency = true
 		case m.ModelMetric != nil && !slices.Contains(cfg.ModelMetrics, m.ModelMetric.Name):

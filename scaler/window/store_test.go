@@ -28,6 +28,7 @@ func report(n int, latency, inFlight float64) *reportv1.Report {
 	for range n {
 		r.Latency.Add(latency)
 		r.TimeToFirstByte.Add(latency / 10)
+		r.TimePerOutputToken.Add(latency / 100)
 	}
 	return r
 }
@@ -53,7 +54,7 @@ func TestRecordUnknownTarget(t *testing.T) {
 }
 
 func TestWindowAveragesAndRates(t *testing.T) {
-	s, clk := newStore(t, Config{Window: 60 * time.Second, Latency: true, TimeToFirstByte: true, ModelMetrics: []string{"waiting"}})
+	s, clk := newStore(t, Config{Window: 60 * time.Second, Latency: true, TimeToFirstByte: true, TimePerOutputToken: true, ModelMetrics: []string{"waiting"}})
 	// Pod a: 60 s of 10 req/s, in-flight 2 for 30 s then 4 for 30 s; 100ms latency.
 	// Pod b: 10 s of 30 req/s at 1 s latency, started late, in-flight 6 and 9 in the last second.
 	for i := range 60 {
@@ -137,6 +138,12 @@ func TestWindowAveragesAndRates(t *testing.T) {
 	}
 	if got := snap.TimeToFirstByte.Count(); got != 900 {
 		t.Errorf("merged ttfb count = %d, want 900", got)
+	}
+	if got := snap.TimePerOutputToken.Count(); got != 900 {
+		t.Errorf("merged time-per-output-token count = %d, want 900", got)
+	}
+	if p90, _ := snap.TimePerOutputToken.Quantile(0.9); math.Abs(p90-0.01) > 0.0001 {
+		t.Errorf("time-per-output-token p90 = %v, want about 0.01", p90)
 	}
 
 	// The 6 s burst window sees only the last six seconds.
@@ -358,13 +365,14 @@ func TestConfigFor(t *testing.T) {
 		StableWindowSeconds: &w,
 		Metrics: []v1alpha1.MetricSpec{
 			{Type: v1alpha1.LatencyMetricType, Latency: &v1alpha1.LatencyMetricSource{Percentile: 99, TimeToFirstByte: true}},
+			{Type: v1alpha1.LatencyMetricType, Latency: &v1alpha1.LatencyMetricSource{Percentile: 90, TimePerOutputToken: true}},
 			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "vllm:num_requests_waiting"}},
 			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "b"}},
 			{Type: v1alpha1.ModelMetricType, ModelMetric: &v1alpha1.ModelMetricSource{Name: "b"}},
 		},
 	}).Defaulted()
 	got := ConfigFor(spec)
-	if got.Window != 30*time.Second || got.Latency || !got.TimeToFirstByte || strings.Join(got.ModelMetrics, ",") != "b,vllm:num_requests_waiting" {
+	if got.Window != 30*time.Second || got.Latency || !got.TimeToFirstByte || !got.TimePerOutputToken || strings.Join(got.ModelMetrics, ",") != "b,vllm:num_requests_waiting" {
 		t.Errorf("ConfigFor = %+v", got)
 	}
 }

@@ -25,8 +25,11 @@
 //	  "latency":         {"count": 42, "sum": 8.4, "zeroCount": 0,
 //	                      "spans": [{"index": -92, "counts": [3, 0, 5, 34]}]},
 //	  "timeToFirstByte": {"count": 41, "sum": 1.2, "spans": [...]},
+//	  "timePerOutputToken": {"count": 30, "sum": 0.6, "spans": [...]},
 //	                                                      // seconds; count of latency = requests total,
-//	                                                      // timeToFirstByte has no transport errors
+//	                                                      // timeToFirstByte has no transport errors,
+//	                                                      // timePerOutputToken only event streams of
+//	                                                      // two events or more (absent: empty)
 //	  "inFlight": {"average": 3.2, "max": 7},             // time-weighted over the interval, incl. queued
 //	  "queue":    {"average": 0.4, "max": 2},             // waiting for the agent's concurrency limit
 //	  "modelMetrics": {"vllm:num_requests_waiting": 3},   // scraped gauges; absent ones are omitted

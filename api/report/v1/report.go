@@ -65,6 +65,10 @@ type Report struct {
 	// before any byte of the response is sent (transport errors) are in Latency only.
 	Latency         Sketch `json:"latency"`
 	TimeToFirstByte Sketch `json:"timeToFirstByte"`
+	// TimePerOutputToken holds, per streamed response of at least two server-sent events, the
+	// seconds from its first event to its last over the events between them: the time per
+	// output token of a server that sends one token per event. Absent from older agents.
+	TimePerOutputToken Sketch `json:"timePerOutputToken"`
 
 	// InFlight counts requests the agent has accepted and not finished, including those
 	// waiting in its queue; Queue counts only those waiting for a concurrency slot.
@@ -316,8 +320,9 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 	type plain Report // no methods: avoids recursion
 	w := struct {
 		*plain
-		Latency         json.RawMessage `json:"latency"`
-		TimeToFirstByte json.RawMessage `json:"timeToFirstByte"`
+		Latency            json.RawMessage `json:"latency"`
+		TimeToFirstByte    json.RawMessage `json:"timeToFirstByte"`
+		TimePerOutputToken json.RawMessage `json:"timePerOutputToken"`
 	}{plain: (*plain)(r)}
 	if err := json.Unmarshal(b, &w); err != nil {
 		var ute *json.UnmarshalTypeError
@@ -330,7 +335,8 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 		name string
 		raw  json.RawMessage
 		dst  *Sketch
-	}{{"latency", w.Latency, &r.Latency}, {"timeToFirstByte", w.TimeToFirstByte, &r.TimeToFirstByte}} {
+	}{{"latency", w.Latency, &r.Latency}, {"timeToFirstByte", w.TimeToFirstByte, &r.TimeToFirstByte},
+		{"timePerOutputToken", w.TimePerOutputToken, &r.TimePerOutputToken}} {
 		*sk.dst = Sketch{}
 		if len(sk.raw) == 0 || string(sk.raw) == "null" {
 			continue
@@ -397,7 +403,7 @@ func (r *Report) Validate() error {
 	for _, sk := range []struct {
 		name string
 		s    *Sketch
-	}{{"latency", &r.Latency}, {"timeToFirstByte", &r.TimeToFirstByte}} {
+	}{{"latency", &r.Latency}, {"timeToFirstByte", &r.TimeToFirstByte}, {"timePerOutputToken", &r.TimePerOutputToken}} {
 		if err := checkSum(sk.name+".sum", sk.s.Sum()); err != nil {
 			return err
 		}
@@ -411,6 +417,9 @@ func (r *Report) Validate() error {
 	}
 	if r.TimeToFirstByte.Count() > r.Latency.Count() {
 		return fe("timeToFirstByte.count", "%d exceeds latency.count %d", r.TimeToFirstByte.Count(), r.Latency.Count())
+	}
+	if r.TimePerOutputToken.Count() > r.TimeToFirstByte.Count() {
+		return fe("timePerOutputToken.count", "%d exceeds timeToFirstByte.count %d", r.TimePerOutputToken.Count(), r.TimeToFirstByte.Count())
 	}
 	for _, g := range []struct {
 		name string

@@ -33,6 +33,9 @@ func validReport() *Report {
 	for _, v := range []float64{0.001, 0.002, 0.01, 0.1} {
 		r.TimeToFirstByte.Add(v)
 	}
+	for _, v := range []float64{0.02, 0.03} {
+		r.TimePerOutputToken.Add(v)
+	}
 	power, limit, clock, maxClock := 412.5, 700.0, uint32(1980), uint32(1980)
 	r.GPUs = []GPU{
 		{Index: 0, UUID: "GPU-a", UtilizationPercent: ptr(87), MemoryUsedBytes: 64 << 30, MemoryTotalBytes: 80 << 30,
@@ -108,6 +111,8 @@ func TestValidateNamesField(t *testing.T) {
 		{"interval.end", func(r *Report) { r.Interval.End = r.Interval.Start }},
 		{"latency.count", func(r *Report) { r.Requests.Status2xx++ }},
 		{"timeToFirstByte.count", func(r *Report) { r.TimeToFirstByte.Add(1); r.TimeToFirstByte.Add(1) }},
+		{"timePerOutputToken.count", func(r *Report) { r.TimePerOutputToken.Add(1); r.TimePerOutputToken.Add(1); r.TimePerOutputToken.Add(1) }},
+		{"timePerOutputToken.sum", func(r *Report) { r.TimePerOutputToken.AddSum(math.Inf(1)) }},
 		{"inFlight.average", func(r *Report) { r.InFlight.Average = -1 }},
 		{"queue.max", func(r *Report) { r.Queue.Max = math.Inf(1) }},
 		{`modelMetrics["x"]`, func(r *Report) { r.ModelMetrics["x"] = math.Inf(1) }},
@@ -143,6 +148,7 @@ func TestValidateNamesField(t *testing.T) {
 			r.Latency = Sketch{}
 			r.Latency.AddZero(MaxRequestsPerSecond + 1)
 			r.TimeToFirstByte = Sketch{}
+			r.TimePerOutputToken = Sketch{}
 		}},
 		{"requests.rejected", func(r *Report) { r.Requests.Rejected = MaxRequestsPerSecond + 1 }},
 		// Counters that wrap around to the latency count when summed.
@@ -285,6 +291,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty span", with("latency", `{"count":0,"spans":[{"index":0,"counts":[]}]}`), "latency.spans[0].counts"},
 		{"sketch count", with("latency", `{"count":6,"spans":[{"index":0,"counts":[5]}]}`), "latency.count"},
 		{"span range", with("timeToFirstByte", `{"count":1,"spans":[{"index":999999,"counts":[1]}]}`), "timeToFirstByte.spans[0].index"},
+		{"per-token span order", with("timePerOutputToken", `{"count":2,"spans":[{"index":0,"counts":[1]},{"index":0,"counts":[1]}]}`), "timePerOutputToken.spans[1].index"},
 		{"sketch type", with("latency", `{"count":"x"}`), "latency"},
 	}
 	for _, c := range cases {
@@ -322,6 +329,7 @@ func FuzzDecode(f *testing.F) {
 		var m Sketch
 		m.Merge(&r.Latency)
 		m.Merge(&r.TimeToFirstByte)
+		m.Merge(&r.TimePerOutputToken)
 		if _, err := json.Marshal(r); err != nil {
 			t.Fatalf("re-encoding: %v", err)
 		}
@@ -355,5 +363,23 @@ func TestGPUSignal(t *testing.T) {
 	if !GPUAttributionExact(GPUAttributionDRA) || !GPUAttributionExact(GPUAttributionPodResources) ||
 		GPUAttributionExact(GPUAttributionUnattributed) || GPUAttributionExact("") {
 		t.Error("GPUAttributionExact")
+	}
+}
+
+// An agent that predates timePerOutputToken sends none: the report decodes with it empty.
+func TestDecodeWithoutTimePerOutputToken(t *testing.T) {
+	var m map[string]json.RawMessage
+	good, _ := json.Marshal(validReport())
+	if err := json.Unmarshal(good, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "timePerOutputToken")
+	b, _ := json.Marshal(m)
+	r, err := Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if n := r.TimePerOutputToken.Count(); n != 0 {
+		t.Errorf("timePerOutputToken.count = %d, want 0", n)
 	}
 }

@@ -55,7 +55,7 @@ type observation struct {
 	window time.Duration
 }
 
-// observe learns from one window.
+// observe learns from one stable window.
 func (c *capacity) observe(o observation) {
 	rate, p, target := o.rate, o.p, o.target
 	if !(rate > 0) || math.IsInf(rate, 0) {

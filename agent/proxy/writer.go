@@ -28,7 +28,7 @@ type responseWriter struct {
 	stream                bool
 	events                int
 	firstEvent, lastEvent time.Duration
-	lineLen               int  // bytes of the current line so far, CR excluded
+	lineText              bool // the current line so far has a byte other than CR
 	comment               bool // the current line is a comment
 	pending               bool // the current event has a field line
 	doneLine              bool // the current event's last line is "data: [DONE]", no token
@@ -75,25 +75,27 @@ func (w *responseWriter) scanEvents(b []byte) {
 		if i >= 0 {
 			seg = b[:i]
 		}
-		whole := w.lineLen == 0
-		if whole && len(seg) > 0 {
-			w.comment = seg[0] == ':'
+		whole := !w.lineText
+		if text := bytes.Trim(seg, "\r"); len(text) > 0 {
+			if whole {
+				w.comment = text[0] == ':'
+			}
+			w.lineText = true
 		}
-		w.lineLen += len(seg) - bytes.Count(seg, cr)
 		if i < 0 {
 			break
 		}
 		switch {
-		case w.lineLen > 0 && !w.comment:
+		case w.lineText && !w.comment:
 			w.pending = true
 			w.doneLine = whole && bytes.Equal(bytes.TrimSuffix(seg, cr), doneEvent)
-		case w.lineLen == 0 && w.pending:
+		case !w.lineText && w.pending:
 			if !w.doneLine {
 				ended++
 			}
 			w.pending, w.doneLine = false, false
 		}
-		w.lineLen, w.comment = 0, false
+		w.lineText, w.comment = false, false
 		b = b[i+1:]
 	}
 	if ended == 0 {

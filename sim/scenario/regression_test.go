@@ -14,7 +14,7 @@ import (
 // KEDA-style baseline, in every scenario and at both start delays. Skipped with -short.
 func TestHeadlineRegression(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the whole headline table")
+		t.Skip("-short: this test runs the whole headline table, 50 simulated runs")
 	}
 	rows, err := RunHeadlines(io.Discard, nil, "../testdata/azure-llm-inference-2023-code.csv", 1, sim.Builtin(), 1)
 	if err != nil {

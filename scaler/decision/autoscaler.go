@@ -348,16 +348,21 @@ func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
 	return *d
 }
 
-// comingCapacity reports whether pods still starting are the answer to ev already: a latency
-// metric has learned the capacity and sized the demand (sized ≥ 0), pods are starting, and ev,
-// another of the agents' metrics, asks for more than the current count and that demand. What
-// the ready pods hold in flight grows by the backlog of the wait every tick, and a metric of it
-// (queue depth, a model's waiting requests) would ask again every tick (2 → 4 → 8 → 16 while
-// the first pods still load their model); the demand rate says whether the pods already asked
-// for are enough.
+// comingCapacity reports whether the pods already there or asked for are the answer to ev: a
+// latency metric has learned the capacity and sized the demand (sized ≥ 0), ev, another of the
+// agents' metrics, asks for more than the current count and that demand, and pods are starting
+// or a ready pod drains a backlog. What the ready pods hold in flight grows by the backlog of
+// the wait every tick while pods start, and a metric of it (queue depth, a model's waiting
+// requests) would ask again every tick (2 → 4 → 8 → 16 while the first pods still load their
+// model); once they are Ready, the stable window still holds that backlog while the old pods
+// drain it, and the metric would ask for pods that get only new requests. The demand rate
+// says whether the pods are enough.
 func comingCapacity(e *evaluator, m *v1alpha1.MetricSpec, ev *evaluation, sized int32) bool {
-	return sized >= 0 && e.ready < int(e.cur) && isAgentMetric(m) && !ev.sized &&
-		ev.err == nil && !ev.abstain && ev.replicas > max(e.cur, sized)
+	if !(sized >= 0 && isAgentMetric(m) && !ev.sized && ev.err == nil && !ev.abstain && ev.replicas > max(e.cur, sized)) {
+		return false
+	}
+	_, _, _, draining, _ := e.served()
+	return e.ready < int(e.cur) || draining
 }
 
 // burstRecommendation evaluates the agents' metrics over win (the burst window) and returns the

@@ -287,7 +287,8 @@ func TestBurstSeesAStepOfArrivals(t *testing.T) {
 // A backlog metric (queue depth) is held to what the demand rate asks for once a latency
 // metric knows the capacity: in burst mode always, since requests queued at a pod stay there
 // whether the pods asked for are starting or Ready; outside it while pods start, since they
-// are the answer already. With every pod Ready and no burst it is HPA's rule.
+// are the answer already, and while a pod drains a backlog, which the stable window still
+// holds. With every pod Ready, none draining and no burst it is HPA's rule.
 func TestBacklogMetricsHeldToTheDemandRate(t *testing.T) {
 	learned := capacity{safe: 8, safeLatency: 0.9, saturated: 10}
 	for _, tc := range []struct {
@@ -297,23 +298,31 @@ func TestBacklogMetricsHeldToTheDemandRate(t *testing.T) {
 		stable   float64 // in flight per Ready pod over the stable window
 		inFlight float64 // per Ready pod, in the burst window and now
 		want     int32
+		drain    bool // pod 0 held 60 on average over the stable window and holds 5 now
 	}{
 		// 2 Ready pods finishing 8 req/s each within target, 40 in flight each in the burst
 		// window and now, 10 on average over the stable window: 18 req/s of demand, 3
 		// replicas of at least 8 req/s, so the 4 already asked for suffice; queue depth 8
 		// reads the 80 in flight as 10.
-		{"burst, pods starting: the demand rate decides", true, 2, 10, 40, 4},
+		{"burst, pods starting: the demand rate decides", true, 2, 10, 40, 4, false},
 		// All Ready: the 80 in flight are queued at the 2 pods and stay there; more pods serve
 		// only what is still to come, which the demand rate measures.
-		{"burst, none starting: the backlog stays where it is, the demand rate decides", true, 0, 10, 40, 3},
+		{"burst, none starting: the backlog stays where it is, the demand rate decides", true, 0, 10, 40, 3, false},
 		// No burst mode, 20 in flight each throughout: 16 req/s of demand, 2 replicas. Queue depth 8
 		// reads the 40 in flight as 5 with every pod Ready, and as 5 with 2 more starting (HPA
 		// counts them at 0 on a scale-up: 10 per pod of 4), which they already answer.
-		{"no burst, pods starting: the count asked for stands", false, 2, 20, 20, 4},
-		{"no burst, all Ready: queue depth decides", false, 0, 20, 20, 5},
+		{"no burst, pods starting: the count asked for stands", false, 2, 20, 20, 4, false},
+		{"no burst, all Ready: queue depth decides", false, 0, 20, 20, 5, false},
+		// Pod 0 sheds most of the 60 it held on average over the stable window (5 now): the
+		// window's queue depth, 40 per pod, is the backlog that pod queued before, and the
+		// pods are enough for the 16 req/s still coming.
+		{"no burst, all Ready, a pod drains a backlog: the demand rate decides", false, 0, 20, 20, 2, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := withStarting(withGrowth(servedInput(int32(2+tc.starting), 2, 8, tc.stable, 0.5), tc.inFlight), tc.starting)
+			if tc.drain {
+				in = withInFlight(in, map[int][2]float64{0: {60, 5}})
+			}
 			in.Spec = policy(1, 30, latencyP99(time.Second, 20), queueDepth("8"))
 			if !tc.burst {
 				in.Spec.Burst = &v1alpha1.BurstSpec{Threshold: ptrTo(int32(1000))}

@@ -68,10 +68,11 @@
 // scale-down tolerance of the current count it holds, and while the percentile is over target
 // it never recommends fewer than the current count. The recommendation is a count, not a
 // multiple of the ready pods, so pods still starting are capacity coming: a slow start asks
-// for nothing twice. For the same reason, while pods start and a latency metric has sized the
-// demand, any other metric of the agents (queue depth, a model's gauge, which grow by the
-// backlog of the wait at the ready pods every tick) recommends at most the larger of the
-// current count and that demand. A violation at a rate once proven safe, steady for a whole
+// for nothing twice. For the same reason, while pods start or a ready pod drains a backlog, and
+// a latency metric has sized the demand, any other metric of the agents (queue depth, a
+// model's gauge, which grow by the backlog of the wait at the ready pods every tick and keep
+// it in the stable window while it drains) recommends at most the larger of the current count
+// and that demand. A violation at a rate once proven safe, steady for a whole
 // stable window, means heavier requests and restarts the learning from that rate; a shorter
 // one, or one of bursty arrivals that the newest seconds no longer show (over target in the
 // burst window too, or that window without enough requests to say while the stable window's

@@ -358,11 +358,14 @@ func (a *Autoscaler) hold(d *Decision, c *conditions, reason string) Decision {
 // drain it, and the metric would ask for pods that get only new requests. The demand rate
 // says whether the pods are enough.
 func comingCapacity(e *evaluator, m *v1alpha1.MetricSpec, ev *evaluation, sized int32) bool {
-	if !(sized >= 0 && isAgentMetric(m) && !ev.sized && ev.err == nil && !ev.abstain && ev.replicas > max(e.cur, sized)) {
+	if sized < 0 || !isAgentMetric(m) || ev.sized || ev.err != nil || ev.abstain || ev.replicas <= max(e.cur, sized) {
 		return false
 	}
+	if e.ready < int(e.cur) {
+		return true
+	}
 	_, _, _, draining, _ := e.served()
-	return e.ready < int(e.cur) || draining
+	return draining
 }
 
 // burstRecommendation evaluates the agents' metrics over win (the burst window) and returns the
